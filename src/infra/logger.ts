@@ -1,0 +1,76 @@
+import pino, { type Logger } from "pino";
+
+export type { Logger };
+
+/**
+ * Paths redacted in every log line. Secrets also never get there by design (the token is only in
+ * the grammY client, keys are read from disk), this is the second line of defence.
+ */
+const REDACT_PATHS = [
+  "token",
+  "*.token",
+  "password",
+  "*.password",
+  "privateKey",
+  "*.privateKey",
+  "*.*.privateKey",
+  "passphrase",
+  "*.passphrase",
+  "headers.authorization",
+  "*.headers.authorization",
+];
+
+const TOKEN_IN_TEXT = /\b\d{5,}:[A-Za-z0-9_-]{30,}\b/g;
+const PASSWORD_IN_URL = /\b([a-z][a-z0-9+.-]*:\/\/[^:/?#\s@]+):[^@/\s]+@/gi;
+const PRIVATE_KEY_BLOCK = /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g;
+
+/** Masks bot tokens, passwords inside URLs and private key blocks in free text. */
+export function redactText(text: string): string {
+  return text
+    .replace(PRIVATE_KEY_BLOCK, "[REDACTED PRIVATE KEY]")
+    .replace(TOKEN_IN_TEXT, "[REDACTED TOKEN]")
+    .replace(PASSWORD_IN_URL, "$1:[REDACTED]@");
+}
+
+function redactDeep(value: unknown, depth = 0): unknown {
+  if (typeof value === "string") return redactText(value);
+  if (depth > 6 || value === null || typeof value !== "object") return value;
+  if (value instanceof Error) {
+    const copy = new Error(redactText(value.message));
+    copy.name = value.name;
+    copy.stack = value.stack ? redactText(value.stack) : undefined;
+    return copy;
+  }
+  if (Array.isArray(value)) return value.map((v) => redactDeep(v, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) out[k] = redactDeep(v, depth + 1);
+  return out;
+}
+
+export interface LoggerOptions {
+  level: string;
+  /** Destination stream; stdout by default. Tests pass their own to assert on what is written. */
+  destination?: pino.DestinationStream;
+}
+
+/** The process logger: JSON lines on stdout, secrets masked by path and by pattern. */
+export function createLogger(options: LoggerOptions): Logger {
+  return pino(
+    {
+      level: options.level,
+      base: { app: "opsgram" },
+      redact: { paths: REDACT_PATHS, censor: "[REDACTED]" },
+      formatters: {
+        log: (object) => redactDeep(object) as Record<string, unknown>,
+      },
+      hooks: {
+        logMethod(args, method) {
+          const masked = args.map((a) => (typeof a === "string" ? redactText(a) : a)) as Parameters<typeof method>;
+          method.apply(this, masked);
+        },
+      },
+      serializers: { err: pino.stdSerializers.err },
+    },
+    options.destination ?? pino.destination(1),
+  );
+}
