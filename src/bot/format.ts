@@ -1,0 +1,21 @@
+/** Escapes text for Telegram's HTML parse mode. Everything interpolated into HTML goes through it. */
+export function escapeHtml(text: string): string {
+  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}
+
+/** "3 min 12 s", "2 h 5 min", "4.2 s" — for durations shown to a human. */
+export function formatDuration(ms: number): string {
+  if (ms < 10_000) return `${(ms / 1000).toFixed(1)} s`;
+  const s = Math.round(ms / 1000);
+  if (s < 60) return `${s} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min ${s % 60} s`;
+  const h = Math.floor(m / 60);
+  if (h < 48) return `${h} h ${m % 60} min`;
+  return `${Math.floor(h / 24)} d ${h % 24} h`;
+}
+
+/** "2h ago" style, for /status lines. */
+export function formatAgo(then: Date, now: Date): string {
+  return `${formatDuration(Math.max(0, now.getTime() - then.getTime())).replace(/ \d+ s$/, "")} ago`;
+}
