@@ -20,7 +20,7 @@ const REDACT_PATHS = [
   "*.headers.authorization",
 ];
 
-const TOKEN_IN_TEXT = /\b\d{5,}:[A-Za-z0-9_-]{30,}\b/g;
+const TOKEN_IN_TEXT = /(?<!\d)\d{5,16}:[A-Za-z0-9_-]{30,}/g;
 const PASSWORD_IN_URL = /\b([a-z][a-z0-9+.-]*:\/\/[^:/?#\s@]+):[^@/\s]+@/gi;
 const PRIVATE_KEY_BLOCK = /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g;
 
@@ -69,7 +69,8 @@ export function createLogger(options: LoggerOptions): Logger {
           method.apply(this, masked);
         },
       },
-      serializers: { err: pino.stdSerializers.err },
+      // Error objects are serialised after `formatters.log`, so they are masked here as well.
+      serializers: { err: (err: Error) => redactDeep(pino.stdSerializers.err(err)) },
     },
     options.destination ?? pino.destination(1),
   );

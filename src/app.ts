@@ -1,0 +1,123 @@
+import { run, type RunnerHandle } from "@grammyjs/runner";
+import { autoRetry } from "@grammyjs/auto-retry";
+import { Api, GrammyError, HttpError, type RawApi } from "grammy";
+import type { Config } from "./config/load.js";
+import { createBot, commandList } from "./bot/bot.js";
+import type { BotFeature } from "./bot/context.js";
+import { PostgresAuditLog } from "./infra/db/audit-log.js";
+import { openDatabase, type DatabaseHandle } from "./infra/db/client.js";
+import { migrate } from "./infra/db/migrate.js";
+import { ProcessedUpdates } from "./infra/db/processed-updates.js";
+import type { Logger } from "./infra/logger.js";
+import { SetupError } from "./startup-error.js";
+
+export interface RunningApp {
+  stop(): Promise<void>;
+}
+
+const EXAMPLE_CONFIG = "deploy/opsgram.example.yml";
+
+function configureApi(api: Api<RawApi>): void {
+  // Bounded: the plugin's defaults retry forever (PITFALLS 5).
+  api.config.use(autoRetry({ maxRetryAttempts: 3, maxDelaySeconds: 30, rethrowHttpErrors: false }));
+}
+
+async function openMigratedDatabase(config: Config, log: Logger): Promise<DatabaseHandle> {
+  let handle: DatabaseHandle;
+  try {
+    handle = await openDatabase({ url: config.env.databaseUrl, dataDir: config.env.dataDir });
+  } catch (err) {
+    throw new SetupError([`database: cannot open (${(err as Error).message})`]);
+  }
+  try {
+    await migrate(handle);
+  } catch (err) {
+    await handle.close().catch(() => {});
+    throw new SetupError([`database: ${(err as Error).message}`]);
+  }
+  log.info({ kind: handle.kind }, "database ready");
+  return handle;
+}
+
+/** Turns a getMe failure into a sentence the operator can act on. */
+function tokenProblem(err: unknown): SetupError {
+  if (err instanceof GrammyError && err.error_code === 401) {
+    return new SetupError(["TELEGRAM_BOT_TOKEN: rejected by Telegram (401 Unauthorized): check the token with @BotFather"]);
+  }
+  if (err instanceof HttpError) return new SetupError([`TELEGRAM_API_ROOT: cannot reach the Bot API (${err.message})`]);
+  return new SetupError([`Telegram getMe failed: ${(err as Error).message}`]);
+}
+
+/** `--check`: env and config already passed; now the database and the token. */
+export async function checkSetup(config: Config, log: Logger): Promise<string[]> {
+  const problems: string[] = [];
+  const lines: string[] = [];
+  try {
+    const handle = await openMigratedDatabase(config, log);
+    lines.push(`database: ok (${handle.kind})`);
+    await handle.close();
+  } catch (err) {
+    problems.push(...(err instanceof SetupError ? err.problems : [String(err)]));
+  }
+  try {
+    const api = new Api(config.env.telegramBotToken, config.env.telegramApiRoot ? { apiRoot: config.env.telegramApiRoot } : undefined);
+    const me = await api.getMe();
+    lines.push(`telegram: ok (@${me.username})`);
+  } catch (err) {
+    problems.push(...tokenProblem(err).problems);
+  }
+  if (problems.length > 0) throw new SetupError(problems);
+  const targets = Object.keys(config.ops.targets);
+  lines.push(targets.length > 0 ? `targets: ${targets.join(", ")}` : `targets: none configured (see ${EXAMPLE_CONFIG})`);
+  return ["opsgram: setup ok", ...lines];
+}
+
+/** Composition root: database → audit → bot (+ features) → long polling. */
+export async function startApp(config: Config, log: Logger): Promise<RunningApp> {
+  if (!config.opsFileFound || Object.keys(config.ops.targets).length === 0) {
+    log.warn(`no targets configured: copy ${EXAMPLE_CONFIG} to ${config.env.configPath} and edit it`);
+  }
+  const database = await openMigratedDatabase(config, log);
+  const audit = new PostgresAuditLog(database.db);
+  const processedUpdates = new ProcessedUpdates(database.db);
+  const features: BotFeature[] = [];
+
+  const bot = createBot({
+    token: config.env.telegramBotToken,
+    apiRoot: config.env.telegramApiRoot,
+    rules: { adminChatIds: config.env.adminChatIds, adminUserIds: config.env.adminUserIds },
+    audit,
+    processedUpdates,
+    features,
+    log,
+    configureApi,
+  });
+  try {
+    await bot.init();
+  } catch (err) {
+    await database.close();
+    throw tokenProblem(err);
+  }
+  try {
+    await bot.api.setMyCommands(commandList(features));
+  } catch (err) {
+    log.warn({ err }, "setMyCommands failed; the command menu may be stale");
+  }
+
+  const pruneTimer = setInterval(() => {
+    processedUpdates.prune().catch((err: unknown) => log.warn({ err }, "pruning processed_updates failed"));
+  }, 3_600_000);
+  pruneTimer.unref();
+
+  const runner: RunnerHandle = run(bot, { runner: { fetch: { allowed_updates: ["message", "callback_query"] } } });
+  log.info({ bot: bot.botInfo.username, admin_chats: config.env.adminChatIds.length }, "opsgram started");
+
+  return {
+    async stop() {
+      clearInterval(pruneTimer);
+      if (runner.isRunning()) await runner.stop();
+      await database.close();
+      log.info("stopped");
+    },
+  };
+}

@@ -1,0 +1,206 @@
+import { Bot, Composer, GrammyError, HttpError, InputFile, type Api, type RawApi } from "grammy";
+import type { Logger } from "../infra/logger.js";
+import type { AuditLog } from "../operations/ports.js";
+import { decideAccess, type AllowlistRules } from "./allowlist.js";
+import type { BotContext, BotFeature, CommandInfo } from "./context.js";
+import { RateWindow } from "./rate-window.js";
+import { SeenUpdates } from "./seen-updates.js";
+
+const ONE_MINUTE = 60_000; // ms
+
+/** The durable de-duplication store (processed_updates). */
+export interface ProcessedUpdatesStore {
+  /** True the first time an update id is recorded. */
+  markProcessed(updateId: number): Promise<boolean>;
+}
+
+export interface CreateBotOptions {
+  token: string;
+  /** Self-hosted Bot API server, or the emulator in tests. */
+  apiRoot?: string;
+  rules: AllowlistRules;
+  audit: AuditLog;
+  processedUpdates: ProcessedUpdatesStore;
+  /** Registered after the guard, in this order. */
+  features: BotFeature[];
+  log: Logger;
+  /** Installs API transformers (bounded auto-retry) before anything is sent. */
+  configureApi: (api: Api<RawApi>) => void;
+  now?: () => number;
+}
+
+/** Commands shown in /help and the Telegram menu, core first. */
+export function commandList(features: readonly BotFeature[]): CommandInfo[] {
+  return [...CORE_COMMANDS, ...features.flatMap((f) => f.commands)];
+}
+
+const CORE_COMMANDS: CommandInfo[] = [
+  { command: "help", description: "this list" },
+  { command: "whoami", description: "your user id and this chat's id" },
+  { command: "audit", description: "last audit events: /audit [n], default 10, max 50" },
+];
+
+function commandOf(text: string | undefined): string | undefined {
+  const match = /^\/([A-Za-z0-9_]{1,32})(?:@\w+)?(?:\s|$)/.exec(text ?? "");
+  return match?.[1]?.toLowerCase();
+}
+
+/** What an update was, for the audit `action` column: the command, or the kind of update. */
+function actionOf(ctx: BotContext): string {
+  if (ctx.callbackQuery) return "button";
+  return commandOf(ctx.message?.text) ?? "message";
+}
+
+/**
+ * Builds the grammY bot. Middleware order: request logging → update de-duplication → /whoami
+ * (answers anyone, rate-limited) → allowlist guard → durable de-duplication → features →
+ * error boundary (bot.catch).
+ */
+export function createBot(options: CreateBotOptions): Bot<BotContext> {
+  const now = options.now ?? Date.now;
+  const bot = new Bot<BotContext>(options.token, options.apiRoot ? { client: { apiRoot: options.apiRoot } } : {});
+  options.configureApi(bot.api);
+
+  const seen = new SeenUpdates();
+  const deniedAudit = new RateWindow(ONE_MINUTE);
+  const refusalReply = new RateWindow(ONE_MINUTE);
+  const whoamiReply = new RateWindow(ONE_MINUTE);
+
+  // 1. Request logging: a child logger per update.
+  bot.use(async (ctx, next) => {
+    const started = now();
+    ctx.actor = {
+      chatId: ctx.chat?.id ?? 0,
+      userId: ctx.from?.id ?? 0,
+      username: ctx.from?.username ?? ctx.from?.first_name ?? null,
+    };
+    ctx.log = options.log.child({ update_id: ctx.update.update_id, chat_id: ctx.chat?.id, user_id: ctx.from?.id });
+    await next();
+    ctx.log.debug({ ms: now() - started }, "update handled");
+  });
+
+  // 2. In-memory de-duplication: free, catches redeliveries within this process.
+  bot.use(async (ctx, next) => {
+    if (!seen.firstTime(ctx.update.update_id)) {
+      ctx.log.info("duplicate update dropped");
+      return;
+    }
+    await next();
+  });
+
+  // 3. /whoami works in any chat, so a newcomer can find the ids for ADMIN_CHAT_IDS.
+  bot.command("whoami", async (ctx) => {
+    const key = `${ctx.actor.chatId}:${ctx.actor.userId}`;
+    if (!whoamiReply.tryPass(key, now())) return;
+    await options.audit.append({ ...auditWho(ctx), action: "whoami", target: null, args: null, outcome: "info", operationId: null, detail: null });
+    await ctx.reply(`Your user id: ${ctx.actor.userId}\nThis chat id: ${ctx.actor.chatId}`);
+  });
+
+  // 4. Allowlist guard: strangers get one short refusal per chat per minute, one audit row per
+  //    (chat, user) per minute, and nothing else.
+  bot.use(async (ctx, next) => {
+    const decision = decideAccess(options.rules, ctx.chat?.id, ctx.from?.id);
+    if (decision.allowed) return next();
+    const t = now();
+    ctx.log.info({ reason: decision.reason }, "denied");
+    if (deniedAudit.tryPass(`${ctx.chat?.id}:${ctx.from?.id}`, t)) {
+      await options.audit.append({
+        ...auditWho(ctx),
+        action: actionOf(ctx),
+        target: null,
+        args: null,
+        outcome: "denied",
+        operationId: null,
+        detail: { reason: decision.reason },
+      });
+    }
+    const replyAllowed = refusalReply.tryPass(String(ctx.chat?.id), t);
+    if (ctx.callbackQuery) {
+      // A button must always be answered or its spinner keeps turning; the text is rate-limited.
+      await ctx.answerCallbackQuery(replyAllowed ? { text: "⛔ You are not allowed to do that.", show_alert: true } : {});
+    } else if (replyAllowed && ctx.chat) {
+      await ctx.reply("⛔ Not allowed. This bot only serves its admin chats. Send /whoami to see your ids.");
+    }
+  });
+
+  // 5. Durable de-duplication, for allowed updates only: survives restarts.
+  bot.use(async (ctx, next) => {
+    if (!(await options.processedUpdates.markProcessed(ctx.update.update_id))) {
+      ctx.log.info("update already processed before (durable)");
+      return;
+    }
+    await next();
+  });
+
+  const core = new Composer<BotContext>();
+  registerCoreCommands(core, options);
+  bot.use(core);
+  for (const feature of options.features) {
+    const composer = new Composer<BotContext>();
+    feature.register(composer);
+    bot.use(composer);
+  }
+
+  // 6. Error boundary: log everything, tell the chat briefly, never crash the loop.
+  bot.catch(async (error) => {
+    const { ctx, error: err } = error;
+    const log = ctx.log ?? options.log;
+    if (err instanceof GrammyError) log.error({ err, method: err.method, code: err.error_code }, "Bot API error");
+    else if (err instanceof HttpError) log.error({ err }, "could not reach the Bot API");
+    else log.error({ err }, "handler failed");
+    try {
+      if (ctx.callbackQuery) await ctx.answerCallbackQuery({ text: "⚠️ Something went wrong; see the bot's log." });
+      else if (ctx.chat && decideAccess(options.rules, ctx.chat.id, ctx.from?.id).allowed) {
+        await ctx.reply("⚠️ Something went wrong handling that; the error is in the bot's log.");
+      }
+    } catch {
+      // The chat may be unreachable too; the log has the error.
+    }
+  });
+  return bot;
+}
+
+function auditWho(ctx: BotContext) {
+  return {
+    chatId: ctx.chat?.id ?? null,
+    userId: ctx.from?.id ?? null,
+    username: ctx.from?.username ?? null,
+  };
+}
+
+const AUDIT_DEFAULT = 10;
+const AUDIT_MAX = 50;
+const MAX_MESSAGE = 4096; // Telegram: characters per message
+
+function registerCoreCommands(composer: Composer<BotContext>, options: CreateBotOptions): void {
+  const help = (ctx: BotContext) =>
+    ctx.reply(
+      ["opsgram — run this VPS from chat. Commands:", ...commandList(options.features).map((c) => `/${c.command} — ${c.description}`)].join("\n"),
+    );
+  composer.command("start", help);
+  composer.command("help", help);
+
+  composer.command("audit", async (ctx) => {
+    const arg = ctx.match.trim();
+    if (arg !== "" && !/^\d{1,3}$/.test(arg)) {
+      await ctx.reply(`Usage: /audit [n] — n is a number from 1 to ${AUDIT_MAX}.`);
+      return;
+    }
+    const n = Math.min(Math.max(arg === "" ? AUDIT_DEFAULT : Number(arg), 1), AUDIT_MAX);
+    const events = await options.audit.recent(n);
+    await options.audit.append({ ...auditWho(ctx), action: "audit", target: null, args: { n }, outcome: "info", operationId: null, detail: null });
+    if (events.length === 0) {
+      await ctx.reply("The audit log is empty.");
+      return;
+    }
+    const lines = events.map((e) => {
+      const who = e.username ? `@${e.username}` : e.userId !== null ? `user ${e.userId}` : "opsgram";
+      const time = e.createdAt.toISOString().replace("T", " ").slice(0, 19);
+      const op = e.operationId ? ` op ${e.operationId}` : "";
+      return `#${e.id} ${time} ${who} ${e.action}${e.target ? ` ${e.target}` : ""} → ${e.outcome}${op}`;
+    });
+    const text = [`Last ${events.length} audit events (newest first, UTC):`, ...lines].join("\n");
+    if (text.length <= MAX_MESSAGE) await ctx.reply(text);
+    else await ctx.replyWithDocument(new InputFile(Buffer.from(text, "utf8"), "audit.txt"), { caption: `Last ${events.length} audit events` });
+  });
+}

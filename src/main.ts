@@ -1,0 +1,54 @@
+import { existsSync } from "node:fs";
+import { loadConfig } from "./config/load.js";
+import { createLogger } from "./infra/logger.js";
+import { renderProblems, SetupError } from "./startup-error.js";
+import { checkSetup, startApp } from "./app.js";
+
+const EXIT_SETUP = 2;
+
+/**
+ * Entry point: `npm start` runs the bot; `npm start -- --check` validates env, opsgram.yml, the
+ * database and the token (getMe), then exits 0 or 2.
+ */
+async function main(argv: readonly string[]): Promise<void> {
+  if (existsSync(".env")) process.loadEnvFile(".env");
+  const loaded = loadConfig(process.env);
+  if (!loaded.ok) {
+    process.stderr.write(renderProblems(loaded.problems));
+    process.exit(EXIT_SETUP);
+  }
+  const { config } = loaded;
+  const log = createLogger({ level: config.env.logLevel });
+  try {
+    if (argv.includes("--check")) {
+      const summary = await checkSetup(config, log);
+      process.stdout.write(`${summary.join("\n")}\n`);
+      process.exit(0);
+    }
+    const app = await startApp(config, log);
+    let stopping = false;
+    const shutdown = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ signal }, "shutting down");
+      app.stop().then(
+        () => process.exit(0),
+        (err: unknown) => {
+          log.error({ err }, "shutdown failed");
+          process.exit(1);
+        },
+      );
+    };
+    process.on("SIGTERM", () => shutdown("SIGTERM"));
+    process.on("SIGINT", () => shutdown("SIGINT"));
+  } catch (err) {
+    if (err instanceof SetupError) {
+      process.stderr.write(renderProblems(err.problems));
+      process.exit(EXIT_SETUP);
+    }
+    log.fatal({ err }, "opsgram failed to start");
+    process.exit(1);
+  }
+}
+
+await main(process.argv.slice(2));
