@@ -1,0 +1,244 @@
+import { createHash } from "node:crypto";
+import { asc, desc, gt, sql } from "drizzle-orm";
+import { systemClock, type AuditEvent, type AuditEventInput, type AuditLog, type Clock } from "../../operations/ports.js";
+import { redactText } from "../logger.js";
+import type { Db } from "./client.js";
+import { auditEvents, type AuditEventRow } from "./schema/index.js";
+
+/** `prev_hash` of the first row in the chain. */
+export const GENESIS_HASH = "0".repeat(64);
+
+/**
+ * Key of the transaction advisory lock every audit writer takes ("opsgram" + 0x01). The
+ * `audit_events_chain_link` trigger (migration 0001) takes the same key, so keep them equal.
+ */
+export const AUDIT_CHAIN_LOCK_KEY = "8030045023739407617";
+
+/** The fields a row's hash covers: everything stored except `id`, `prev_hash` and `hash`. */
+export type AuditHashedFields = Omit<AuditEvent, "id" | "prevHash" | "hash">;
+
+/** Result of walking the chain. `brokenAtId` is the first row that does not verify. */
+export type ChainVerification =
+  | { ok: true; count: number }
+  | { ok: false; brokenAtId: number; reason: string };
+
+/**
+ * The exact text a row's hash is computed over: stable JSON (object keys sorted at every depth)
+ * of the stored fields. Pure, so a row read back from any tool hashes the same as when written.
+ */
+export function canonicalAuditRow(row: AuditHashedFields): string {
+  return canonicalJson({
+    created_at: row.createdAt.toISOString(),
+    chat_id: row.chatId,
+    user_id: row.userId,
+    username: row.username,
+    action: row.action,
+    target: row.target,
+    args: row.args,
+    outcome: row.outcome,
+    operation_id: row.operationId,
+    detail: row.detail,
+  });
+}
+
+/** `sha256_hex(prev_hash + canonicalAuditRow(row))`: one link of the chain. */
+export function auditRowHash(prevHash: string, row: AuditHashedFields): string {
+  return createHash("sha256").update(prevHash + canonicalAuditRow(row)).digest("hex");
+}
+
+/**
+ * JSON with object keys sorted recursively, so jsonb (which reorders keys) and JS objects built in
+ * any order serialise the same. `undefined` members are dropped as JSON.stringify does.
+ */
+export function canonicalJson(value: unknown): string {
+  if (value === null || value === undefined) return "null";
+  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? "null" : canonicalJson(v))).join(",")}]`;
+  if (typeof value === "object") {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
+  }
+  return JSON.stringify(value) ?? "null";
+}
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/**
+ * Text exactly as Postgres will store and return it: no NUL (text and jsonb reject it), no lone
+ * UTF-16 surrogates (they would come back as U+FFFD and no longer match the hash).
+ */
+function storableText(text: string): string {
+  return text.replace(/\u0000/g, "\uFFFD").replace(LONE_SURROGATE, "\uFFFD");
+}
+
+/**
+ * args/detail as they will be stored: plain JSON data (dates as ISO strings, no undefined,
+ * non-finite numbers as null, bigints as strings, cycles cut) with secrets masked in every string.
+ */
+export function toAuditJson(value: unknown, seen: WeakSet<object> = new WeakSet()): unknown {
+  if (value === null || value === undefined) return null;
+  switch (typeof value) {
+    case "string":
+      return storableText(redactText(value));
+    case "number":
+      return Number.isFinite(value) ? value : null;
+    case "boolean":
+      return value;
+    case "bigint":
+      return value.toString();
+    case "object":
+      break;
+    default:
+      return null; // functions, symbols: JSON has no such thing
+  }
+  const obj = value as object;
+  if (seen.has(obj)) return "[Circular]";
+  seen.add(obj);
+  try {
+    if (obj instanceof Error) return { name: obj.name, message: toAuditJson(obj.message, seen) };
+    if (typeof (obj as { toJSON?: unknown }).toJSON === "function") {
+      return toAuditJson((obj as { toJSON: () => unknown }).toJSON(), seen);
+    }
+    if (Array.isArray(obj)) return obj.map((v) => toAuditJson(v, seen));
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(obj)) {
+      if (v === undefined || typeof v === "function" || typeof v === "symbol") continue;
+      out[storableText(k)] = toAuditJson(v, seen);
+    }
+    return out;
+  } finally {
+    seen.delete(obj);
+  }
+}
+
+function nullableText(text: string | null): string | null {
+  return text === null ? null : storableText(text);
+}
+
+export interface PostgresAuditLogOptions {
+  /** Source of `created_at`. Default: the system clock. */
+  clock?: Clock;
+}
+
+/**
+ * The audit log in `audit_events`, hash-chained: each row stores the previous row's hash and its
+ * own, so any later edit or removal shows up in `verifyChain()`. Writers serialise on a
+ * transaction advisory lock, so concurrent appends (from any number of connections or processes)
+ * form one chain. Works on Postgres and PGlite alike.
+ */
+export class PostgresAuditLog implements AuditLog {
+  private readonly clock: Clock;
+
+  constructor(
+    private readonly db: Db,
+    options: PostgresAuditLogOptions = {},
+  ) {
+    this.clock = options.clock ?? systemClock;
+  }
+
+  /** Appends one event; resolves with the stored row only after it is committed. */
+  async append(event: AuditEventInput): Promise<AuditEvent> {
+    return this.db.transaction(
+      async (tx) => {
+        await tx.execute(sql.raw(`SELECT pg_advisory_xact_lock(${AUDIT_CHAIN_LOCK_KEY})`));
+        const [last] = await tx
+          .select({ hash: auditEvents.hash })
+          .from(auditEvents)
+          .orderBy(desc(auditEvents.id))
+          .limit(1);
+        const prevHash = last?.hash ?? GENESIS_HASH;
+        // Taken inside the lock so created_at follows the chain order; whole milliseconds, which
+        // timestamptz (µs) stores and returns unchanged.
+        const fields: AuditHashedFields = {
+          createdAt: new Date(this.clock.now().getTime()),
+          chatId: event.chatId,
+          userId: event.userId,
+          username: nullableText(event.username),
+          action: storableText(event.action),
+          target: nullableText(event.target),
+          args: toAuditJson(event.args),
+          outcome: event.outcome,
+          operationId: nullableText(event.operationId),
+          detail: toAuditJson(event.detail),
+        };
+        const hash = auditRowHash(prevHash, fields);
+        const [row] = await tx
+          .insert(auditEvents)
+          .values({ ...fields, prevHash, hash })
+          .returning();
+        if (!row) throw new Error("audit_events insert returned no row");
+        return toAuditEvent(row);
+      },
+      // A snapshot taken before the lock was granted (REPEATABLE READ) would miss the previous
+      // writer's row and fork the chain; READ COMMITTED reads after the wait.
+      { isolationLevel: "read committed" },
+    );
+  }
+
+  /** The latest `limit` events, newest first. */
+  async recent(limit: number): Promise<AuditEvent[]> {
+    const n = Math.min(Math.max(Math.trunc(limit), 0), 1000);
+    if (n === 0) return [];
+    const rows = await this.db.select().from(auditEvents).orderBy(desc(auditEvents.id)).limit(n);
+    return rows.map(toAuditEvent);
+  }
+
+  /**
+   * Walks the whole chain in id order and recomputes every hash. Reports the first row whose link
+   * to its predecessor or whose own hash does not match what is stored.
+   */
+  async verifyChain(): Promise<ChainVerification> {
+    const batchSize = 500;
+    let expectedPrev = GENESIS_HASH;
+    let lastId = 0;
+    let count = 0;
+    for (;;) {
+      const rows = await this.db
+        .select()
+        .from(auditEvents)
+        .where(gt(auditEvents.id, lastId))
+        .orderBy(asc(auditEvents.id))
+        .limit(batchSize);
+      for (const row of rows) {
+        if (row.prevHash !== expectedPrev) {
+          return {
+            ok: false,
+            brokenAtId: row.id,
+            reason: `prev_hash ${row.prevHash} does not match the previous row's hash ${expectedPrev} (a row was removed, inserted or changed before it)`,
+          };
+        }
+        const recomputed = auditRowHash(row.prevHash, toAuditEvent(row));
+        if (recomputed !== row.hash) {
+          return {
+            ok: false,
+            brokenAtId: row.id,
+            reason: `stored hash ${row.hash} does not match the row's content (recomputed ${recomputed}): the row was altered`,
+          };
+        }
+        expectedPrev = row.hash;
+        lastId = row.id;
+        count++;
+      }
+      if (rows.length < batchSize) return { ok: true, count };
+    }
+  }
+}
+
+function toAuditEvent(row: AuditEventRow): AuditEvent {
+  return {
+    id: row.id,
+    createdAt: row.createdAt,
+    chatId: row.chatId,
+    userId: row.userId,
+    username: row.username,
+    action: row.action,
+    target: row.target,
+    args: row.args,
+    outcome: row.outcome,
+    operationId: row.operationId,
+    detail: row.detail,
+    prevHash: row.prevHash,
+    hash: row.hash,
+  };
+}

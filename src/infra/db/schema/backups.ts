@@ -1,0 +1,29 @@
+import { bigint, bigserial, check, index, integer, pgTable, text, timestamp } from "drizzle-orm/pg-core";
+import { oneOf } from "./sql-helpers.js";
+
+export const BACKUP_STATUSES = ["succeeded", "failed", "pruned"] as const;
+export type BackupStatus = (typeof BACKUP_STATUSES)[number];
+
+/** Backups taken per target: what `/restore` offers and what the backup-age monitor checks. */
+export const backups = pgTable(
+  "backups",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    target: text("target").notNull(),
+    operationId: text("operation_id"),
+    path: text("path"),
+    sizeBytes: bigint("size_bytes", { mode: "number" }),
+    durationMs: integer("duration_ms"),
+    status: text("status", { enum: BACKUP_STATUSES }).notNull(),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+    prunedAt: timestamp("pruned_at", { withTimezone: true }),
+    error: text("error"),
+  },
+  (t) => [
+    index("backups_target_id_idx").on(t.target, t.id.desc()),
+    check("backups_status_check", oneOf("status", BACKUP_STATUSES)),
+  ],
+);
+
+export type BackupRow = typeof backups.$inferSelect;
+export type NewBackupRow = typeof backups.$inferInsert;
