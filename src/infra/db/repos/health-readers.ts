@@ -1,0 +1,28 @@
+import { and, desc, eq, inArray } from "drizzle-orm";
+import type { BackupAges, PayoutsPause, PayoutsStates } from "../../../health/ports.js";
+import type { Db } from "../client.js";
+import { backups, payoutsState } from "../schema/index.js";
+
+/**
+ * Read-only views the health monitors need of tables the operations write (backups,
+ * payouts_state). The operations' own repos have the same shape and may be passed instead.
+ */
+export class HealthReaders implements BackupAges, PayoutsStates {
+  constructor(private readonly db: Db) {}
+
+  /** Newest backup that succeeded (a pruned one succeeded too, before it was deleted). */
+  async lastSucceeded(target: string): Promise<{ createdAt: Date } | null> {
+    const [row] = await this.db
+      .select({ createdAt: backups.createdAt })
+      .from(backups)
+      .where(and(eq(backups.target, target), inArray(backups.status, ["succeeded", "pruned"])))
+      .orderBy(desc(backups.createdAt))
+      .limit(1);
+    return row ?? null;
+  }
+
+  async get(target: string): Promise<PayoutsPause | null> {
+    const [row] = await this.db.select().from(payoutsState).where(eq(payoutsState.target, target));
+    return row ? { paused: row.paused, since: row.since, byName: row.byName, reason: row.reason } : null;
+  }
+}

@@ -1,0 +1,85 @@
+import type { OpsFile, TargetConfig } from "../config/file.js";
+import type { OperationRepositories, OperationKind, OperationRecord, OpsLogger } from "./model.js";
+import type { Actor, AuditLog, AuditOutcome, Clock, DockerApi, Notifier, RemoteShell } from "./ports.js";
+import type { ProbeResult } from "./health-gate.js";
+import type { Steps } from "./steps.js";
+
+/** How operations reach one target: its shell and its Docker engine. */
+export interface TargetPorts {
+  shell: RemoteShell;
+  docker: DockerApi;
+}
+
+/** The part of opsgram.yml operations read. */
+export type OperationsConfig = Pick<OpsFile, "targets" | "confirmTimeoutSeconds" | "fourEyes">;
+
+/** Everything the operations layer needs from the outside, handed in by main.ts. */
+export interface OperationsDeps {
+  repos: OperationRepositories;
+  audit: AuditLog;
+  notifier: Notifier;
+  targets: Readonly<Record<string, TargetPorts>>;
+  config: OperationsConfig;
+  clock: Clock;
+  log: OpsLogger;
+  /** For health checks `from: bot`. Default: the global fetch. */
+  fetch?: typeof fetch;
+  /** Masks secrets in command output before it reaches chat (main passes the logger's redactText). */
+  redact?: (text: string) => string;
+}
+
+/** A resolved target: its name, config and ports. */
+export interface TargetHandle {
+  name: string;
+  config: TargetConfig;
+  ports: TargetPorts;
+}
+
+/** The plan stored with an operation: shown under the buttons, and what a confirm runs. */
+export interface StoredPlan<Data = unknown> {
+  /** "Deploy main → prod": the header of every message about this operation. */
+  title: string;
+  /** One short HTML line under the title in progress messages: "a1b2c3d → d4e5f6a". */
+  headline: string;
+  /** The plan's body (HTML, escaped): what will change and the steps. */
+  html: string;
+  /** What others see while it holds the lock: "deploy main". */
+  lockReason: string;
+  data: Data;
+}
+
+/** What planning produced: a plan to confirm, or a reason a human can act on. */
+export type PlanOutcome<Data> = { status: "planned"; plan: StoredPlan<Data> } | { status: "refused"; reason: string };
+
+/** What an executor reports when it is done. `summary` is one HTML line for the final message. */
+export type RunOutcome =
+  | { status: "succeeded"; summary: string; result?: Record<string, unknown> }
+  | { status: "rolled_back"; summary: string; result?: Record<string, unknown> }
+  | { status: "failed"; summary: string; result?: Record<string, unknown> };
+
+/** What an executor gets while it runs. */
+export interface RunContext<Data = unknown> {
+  op: OperationRecord;
+  plan: StoredPlan<Data>;
+  target: TargetHandle;
+  /** Who confirmed (the requester for operations without confirmation). */
+  confirmedBy: Actor;
+  steps: Steps;
+  deps: OperationsDeps;
+  signal: AbortSignal;
+  /** A live line under the steps ("health: HTTP 502, attempt 4"); null clears it. */
+  note(text: string | null): void;
+  /** An audit row for this operation (committed when the promise resolves). */
+  audit(outcome: AuditOutcome, detail: Record<string, unknown>, action?: string): Promise<void>;
+}
+
+/** One kind of guarded operation. */
+export interface OperationDefinition<Data = unknown> {
+  kind: OperationKind;
+  /** Takes the target lock while running (everything but the payout kill switch). */
+  usesLock: boolean;
+  execute(ctx: RunContext<Data>): Promise<RunOutcome>;
+}
+
+/** The probe result handed to progress notes. */
+export type { ProbeResult };

@@ -1,0 +1,55 @@
+import { formatAgo } from "../shared/format.js";
+import type { LockRecord } from "./model.js";
+
+/**
+ * The target is held by someone else. Carries the lock so the reply can say who, doing what,
+ * since when — the three things an on-call engineer needs to decide whether to wait or call them.
+ */
+export class LockHeldError extends Error {
+  override name = "LockHeldError";
+  constructor(readonly lock: LockRecord, readonly now: Date = new Date()) {
+    super(describeLock(lock, now));
+  }
+}
+
+/** "prod is busy: @alice is running deploy v2 since 12:03:04 UTC (2 min ago)". */
+export function describeLock(lock: LockRecord, now: Date): string {
+  const who = lock.holderName ? `@${lock.holderName}` : lock.holderUserId ? `user ${lock.holderUserId}` : "someone";
+  const since = `since ${lock.since.toISOString().slice(11, 19)} UTC (${formatAgo(lock.since, now)})`;
+  if (lock.kind === "freeze") {
+    return `${lock.target} is frozen by ${who} ${since}${lock.reason ? `: ${lock.reason}` : ""}. /unlock lifts it.`;
+  }
+  return `${lock.target} is busy: ${who} is running ${lock.reason ?? "an operation"} ${since}.`;
+}
+
+/** A ref typed in chat does not exist on the target's remote after a fetch. */
+export class RefNotFoundError extends Error {
+  override name = "RefNotFoundError";
+  constructor(readonly ref: string, readonly remote: string, readonly target: string) {
+    super(`ref "${ref}" was not found on ${remote} (target ${target}) after fetching: no branch, tag or commit by that name`);
+  }
+}
+
+/** A remote command of a step failed; carries its full output for the document sent to chat. */
+export class StepFailedError extends Error {
+  override name = "StepFailedError";
+  constructor(message: string, readonly output: string) {
+    super(message);
+  }
+}
+
+/** The target could not be read or reached while planning (SSH down, git broken, …). */
+export class TargetUnavailableError extends Error {
+  override name = "TargetUnavailableError";
+  constructor(readonly target: string, readonly detail: string) {
+    super(`${target} could not be read: ${detail}`);
+  }
+}
+
+/** A part of /status or recovery did not answer in time. */
+export class TimeoutError extends Error {
+  override name = "TimeoutError";
+  constructor(readonly what: string, readonly ms: number) {
+    super(`${what} did not answer within ${ms} ms`);
+  }
+}

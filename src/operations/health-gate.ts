@@ -1,0 +1,142 @@
+import type { Clock, ContainerSummary, DockerApi, RemoteShell } from "./ports.js";
+
+/** One look at the thing being waited for. */
+export interface ProbeResult {
+  healthy: boolean;
+  /** What was seen, for the progress line and the failure report: "HTTP 503", "worker 2/3 running". */
+  detail: string;
+}
+
+/** A probe gets the time it may take; it must not throw for an unhealthy answer (throwing counts as unhealthy). */
+export type Probe = (timeoutMs: number) => Promise<ProbeResult>;
+
+export type GateResult =
+  /** The probe said healthy before the deadline. */
+  | { status: "healthy"; elapsedMs: number; attempts: number; detail: string }
+  /** The deadline passed; `detail` is the last thing seen. */
+  | { status: "unhealthy"; elapsedMs: number; attempts: number; detail: string };
+
+export interface GateOptions {
+  timeoutMs: number;
+  intervalMs: number;
+  clock: Clock;
+  signal?: AbortSignal;
+  /** Called after each unhealthy attempt (progress line). */
+  onAttempt?: (result: ProbeResult, attempt: number) => void;
+  /** Longest a single probe may take. Default 5 s. */
+  probeTimeoutMs?: number;
+}
+
+/**
+ * Polls `probe` until healthy or `timeoutMs` has passed (runbook: "health check with retries").
+ * At least one probe always runs, and the last one still counts when it started before the deadline.
+ */
+export async function waitUntilHealthy(probe: Probe, options: GateOptions): Promise<GateResult> {
+  const { clock } = options;
+  const started = clock.now().getTime();
+  const deadline = started + options.timeoutMs;
+  let attempts = 0;
+  let detail = "not probed";
+  for (;;) {
+    options.signal?.throwIfAborted();
+    attempts++;
+    const remaining = Math.max(200, deadline - clock.now().getTime());
+    const timeout = Math.min(options.probeTimeoutMs ?? 5_000, remaining);
+    let result: ProbeResult;
+    try {
+      result = await probe(timeout);
+    } catch (err) {
+      result = { healthy: false, detail: err instanceof Error ? err.message : String(err) };
+    }
+    detail = result.detail;
+    const elapsedMs = clock.now().getTime() - started;
+    if (result.healthy) return { status: "healthy", elapsedMs, attempts, detail };
+    options.onAttempt?.(result, attempts);
+    const now = clock.now().getTime();
+    if (now >= deadline) return { status: "unhealthy", elapsedMs, attempts, detail };
+    await clock.sleep(Math.min(options.intervalMs, Math.max(0, deadline - now)), options.signal);
+  }
+}
+
+/**
+ * Asks the target itself for the URL (the app often listens on 127.0.0.1 only): curl when it is
+ * there, else wget (busybox or GNU). The URL comes from opsgram.yml, never from chat, and travels
+ * as one quoted argument.
+ */
+export function httpProbeFromTarget(shell: RemoteShell, url: string, expectStatus: number): Probe {
+  return async (timeoutMs) => {
+    const seconds = String(Math.max(1, Math.ceil(timeoutMs / 1000)));
+    const curl = await shell.exec(
+      ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", seconds, "--", url],
+      { timeoutMs: timeoutMs + 2_000, maxOutputBytes: 4096 },
+    );
+    if (curl.code !== 127) {
+      const status = Number.parseInt(curl.stdout.trim(), 10);
+      if (!Number.isFinite(status) || status === 0) return { healthy: false, detail: `no HTTP answer (curl exit ${curl.code ?? "killed"})` };
+      return { healthy: status === expectStatus, detail: `HTTP ${status}` };
+    }
+    const wget = await shell.exec(["wget", "-q", "-S", "-O", "/dev/null", "-T", seconds, "--", url], {
+      timeoutMs: timeoutMs + 2_000,
+      maxOutputBytes: 16_384,
+    });
+    const status = lastHttpStatus(`${wget.stderr}\n${wget.stdout}`);
+    if (status === null) return { healthy: false, detail: `no HTTP answer (wget exit ${wget.code ?? "killed"})` };
+    return { healthy: status === expectStatus, detail: `HTTP ${status}` };
+  };
+}
+
+/** The last `HTTP/1.1 200`-style status in wget -S output, or null. */
+export function lastHttpStatus(text: string): number | null {
+  const matches = [...text.matchAll(/HTTP\/\d(?:\.\d)?\s+(\d{3})/g)];
+  const last = matches[matches.length - 1];
+  return last ? Number(last[1]) : null;
+}
+
+/** Asks from the bot's own host (for URLs the bot can reach: a public health endpoint). */
+export function httpProbeFromBot(fetchFn: typeof fetch, url: string, expectStatus: number): Probe {
+  return async (timeoutMs) => {
+    try {
+      const response = await fetchFn(url, { signal: AbortSignal.timeout(timeoutMs), redirect: "manual" });
+      await response.body?.cancel();
+      return { healthy: response.status === expectStatus, detail: `HTTP ${response.status}` };
+    } catch (err) {
+      return { healthy: false, detail: `no HTTP answer (${err instanceof Error ? err.message : String(err)})` };
+    }
+  };
+}
+
+/**
+ * Without a health URL: every container of the project (or of `services`) is running, those with a
+ * compose healthcheck report healthy, and none restarted since the previous look. The first look
+ * never passes on its own, so a container that dies right after `up` is caught.
+ */
+export function containersProbe(docker: DockerApi, project: string, services?: readonly string[]): Probe {
+  let previous: Map<string, number> | null = null;
+  return async () => {
+    const all = await docker.listContainers(project);
+    const containers = services ? all.filter((c) => services.includes(c.service)) : all;
+    const verdict = judgeContainers(containers);
+    const starts = new Map(containers.map((c) => [c.id, c.startedAt?.getTime() ?? 0]));
+    const stable = previous !== null && [...starts].every(([id, t]) => previous!.get(id) === t);
+    previous = starts;
+    if (!verdict.healthy) return verdict;
+    return stable ? verdict : { healthy: false, detail: `${verdict.detail} (settling)` };
+  };
+}
+
+/** Running and (where checked) healthy, per service: "web 1/1 · worker 2/3 (1 exited)". */
+export function judgeContainers(containers: readonly ContainerSummary[]): ProbeResult {
+  if (containers.length === 0) return { healthy: false, detail: "no containers" };
+  const byService = new Map<string, ContainerSummary[]>();
+  for (const c of containers) byService.set(c.service, [...(byService.get(c.service) ?? []), c]);
+  let healthy = true;
+  const parts: string[] = [];
+  for (const [service, list] of [...byService].sort(([a], [b]) => a.localeCompare(b))) {
+    const good = list.filter((c) => c.state === "running" && (c.health === "healthy" || c.health === "none")).length;
+    if (good < list.length) healthy = false;
+    const bad = list.filter((c) => !(c.state === "running" && (c.health === "healthy" || c.health === "none")));
+    const why = bad.length > 0 ? ` (${bad.map((c) => (c.state === "running" ? c.health : c.state)).join(", ")})` : "";
+    parts.push(`${service} ${good}/${list.length}${why}`);
+  }
+  return { healthy, detail: parts.join(" · ") };
+}

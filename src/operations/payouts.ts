@@ -1,0 +1,84 @@
+import { escapeHtml, formatAgo } from "../shared/format.js";
+import type { OperationDefinition, PlanOutcome, RunContext, TargetHandle } from "./context.js";
+import { StepFailedError } from "./errors.js";
+import type { PayoutsState } from "./model.js";
+
+/** The kill switch is quick: each command gets this long. */
+const SWITCH_TIMEOUT_MS = 60_000;
+/** Longest reason kept (it is stored and shown, never run). */
+export const MAX_REASON_LENGTH = 200;
+
+export interface PayoutsPlanData {
+  pause: boolean;
+  reason: string | null;
+}
+
+/**
+ * `/pause_payouts [reason]` / `/resume_payouts`: one tap at 3 a.m. — the plan is two lines. These do
+ * not wait for the target lock: the kill switch must work while a deploy is running.
+ */
+export function planPayouts(target: TargetHandle, pause: boolean, reason: string | null, current: PayoutsState | null, now: Date): PlanOutcome<PayoutsPlanData> {
+  if (!target.config.payouts) {
+    return { status: "refused", reason: `No payouts switch is configured for ${target.name} (payouts.pause/resume/status in opsgram.yml).` };
+  }
+  const state = current?.paused
+    ? `now: PAUSED by ${current.byName ? `@${escapeHtml(current.byName)}` : "?"} ${formatAgo(current.since, now)}${current.reason ? `: ${escapeHtml(current.reason)}` : ""}`
+    : "now: running (as far as opsgram knows)";
+  return {
+    status: "planned",
+    plan: {
+      title: pause ? `⏸ Pause payouts on ${target.name}` : `▶ Resume payouts on ${target.name}`,
+      headline: pause && reason ? `reason: ${escapeHtml(reason)}` : "",
+      html: `${state}\nRuns payouts.${pause ? "pause" : "resume"}, then checks payouts.status.`,
+      lockReason: pause ? "pause payouts" : "resume payouts",
+      data: { pause, reason },
+    },
+  };
+}
+
+async function flip(ctx: RunContext<PayoutsPlanData>) {
+  const { pause, reason } = ctx.plan.data;
+  const payouts = ctx.target.config.payouts;
+  if (!payouts) throw new Error(`no payouts switch configured for ${ctx.target.name}`);
+  const verb = pause ? "pause" : "resume";
+  ctx.steps.declare([
+    { id: verb, title: verb },
+    { id: "verify", title: "verify" },
+  ]);
+  await ctx.steps.run(verb, verb, async (io) => {
+    await io.execTrusted(pause ? payouts.pause : payouts.resume, `payouts.${verb}`, { timeoutMs: SWITCH_TIMEOUT_MS });
+    return { summary: pause ? "paused" : "resumed" };
+  });
+  await ctx.steps.run("verify", "verify", async (io) => {
+    const status = await io.execTrusted(payouts.status, "payouts.status", { timeoutMs: SWITCH_TIMEOUT_MS });
+    const paused = status.stdout.trim().length > 0;
+    if (paused !== pause) {
+      throw new StepFailedError(`payouts.status says payouts are ${paused ? "still PAUSED" : "NOT paused"}`, io.output);
+    }
+    return { summary: pause ? "status: paused" : "status: running" };
+  });
+  const now = ctx.deps.clock.now();
+  await ctx.deps.repos.payouts.set({
+    target: ctx.target.name,
+    paused: pause,
+    // The requester gave the reason; the audit log has who confirmed.
+    byUserId: ctx.op.requestedBy,
+    byName: ctx.op.requestedByName,
+    reason: pause ? reason : null,
+    since: now,
+  });
+  return {
+    status: "succeeded" as const,
+    summary: pause ? `payouts PAUSED${reason ? `: ${escapeHtml(reason)}` : ""}` : "payouts resumed",
+  };
+}
+
+export const pausePayoutsDefinition: OperationDefinition<PayoutsPlanData> = { kind: "pause_payouts", usesLock: false, execute: flip };
+export const resumePayoutsDefinition: OperationDefinition<PayoutsPlanData> = { kind: "resume_payouts", usesLock: false, execute: flip };
+
+/** "payouts PAUSED by @operator 2h ago: <reason>" / "payouts running" — one /status line (plain text). */
+export function describePayouts(state: PayoutsState | null, now: Date): string {
+  if (!state || !state.paused) return "payouts running";
+  const who = state.byName ? `@${state.byName}` : state.byUserId ? `user ${state.byUserId}` : "?";
+  return `payouts PAUSED by ${who} ${formatAgo(state.since, now)}${state.reason ? `: ${state.reason}` : ""}`;
+}

@@ -1,0 +1,120 @@
+import type { Clock, MessageOptions, Notifier, SentMessage } from "./ports.js";
+import type { OpsLogger } from "./model.js";
+
+/** Telegram allows about one message (or edit) per second per chat; progress stays under it. */
+export const MIN_EDIT_INTERVAL_MS = 1_000;
+/** Telegram's limit for a message text, after entity parsing. */
+export const MAX_MESSAGE_CHARS = 4096;
+
+/**
+ * The one message an operation lives in. `update` may be called as often as steps change; edits
+ * are coalesced to at most one per `minIntervalMs` (the latest text wins). `finish` sends the final
+ * text at once. A failed edit is logged and never thrown into the operation: the work must not
+ * depend on the chat being up.
+ */
+export class ProgressMessage {
+  private pending: string | null = null;
+  private lastText: string | null = null;
+  private lastEditAt = Number.NEGATIVE_INFINITY;
+  private loop: Promise<void> | null = null;
+  private readonly abort = new AbortController();
+  private finished = false;
+
+  constructor(
+    private readonly notifier: Notifier,
+    readonly message: SentMessage,
+    private readonly clock: Clock,
+    private readonly log: OpsLogger,
+    private readonly minIntervalMs: number = MIN_EDIT_INTERVAL_MS,
+  ) {}
+
+  /** Schedules `html` to be shown; returns at once. */
+  update(html: string): void {
+    if (this.finished) return;
+    this.pending = html;
+    this.loop ??= this.drain().finally(() => {
+      this.loop = null;
+    });
+  }
+
+  /** Shows the final text now (skipping the rate wait) and stops further updates. */
+  async finish(html: string, options: MessageOptions = {}): Promise<void> {
+    this.finished = true;
+    this.pending = null;
+    this.abort.abort();
+    await this.loop;
+    await this.edit(html, { buttons: [], ...options });
+  }
+
+  private async drain(): Promise<void> {
+    while (this.pending !== null && !this.finished) {
+      const wait = this.lastEditAt + this.minIntervalMs - this.clock.now().getTime();
+      if (wait > 0) {
+        try {
+          await this.clock.sleep(wait, this.abort.signal);
+        } catch {
+          return; // finish() took over
+        }
+      }
+      const text = this.pending;
+      this.pending = null;
+      if (text === null || this.finished) return;
+      if (text === this.lastText) continue;
+      await this.edit(text, { buttons: [] });
+    }
+  }
+
+  private async edit(html: string, options: MessageOptions): Promise<void> {
+    this.lastEditAt = this.clock.now().getTime();
+    this.lastText = html;
+    try {
+      await this.notifier.edit(this.message, clip(html), { html: true, ...options });
+    } catch (err) {
+      this.log.warn({ err, message: this.message }, "could not edit the progress message");
+    }
+  }
+}
+
+/** Keeps a text within one Telegram message; callers send the long part as a document. */
+export function clip(text: string, max = MAX_MESSAGE_CHARS): string {
+  if (text.length <= max) return text;
+  return `${text.slice(0, max - 2)} …`;
+}
+
+export type StepState = "pending" | "running" | "done" | "failed" | "skipped";
+
+export interface StepView {
+  title: string;
+  state: StepState;
+  /** Shown instead of the title once done, e.g. "backup 12.3 MB", "healthy in 4.2 s". */
+  summary?: string | undefined;
+}
+
+const MARK: Record<StepState, string> = { pending: "○", running: "⏳", done: "✓", failed: "✗", skipped: "–" };
+
+/** "✓ fetched · ✓ backup 12.3 MB · ⏳ build · ○ up" — one line a phone can read. */
+export function renderSteps(steps: readonly StepView[]): string {
+  return steps
+    .map((s) => `${MARK[s.state]} ${s.state === "done" && s.summary ? s.summary : s.title}`)
+    .join(" · ");
+}
+
+/** The last `n` non-empty lines of command output. */
+export function lastLines(output: string, n: number): string {
+  const lines = output.replace(/\r/g, "").split("\n");
+  while (lines.length > 0 && lines[lines.length - 1]!.trim() === "") lines.pop();
+  return lines.slice(-n).join("\n");
+}
+
+/** "12.3 MB" for a byte count. */
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  const units = ["KB", "MB", "GB", "TB"];
+  let value = bytes / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value.toFixed(1)} ${units[unit]}`;
+}

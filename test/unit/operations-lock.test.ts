@@ -1,0 +1,106 @@
+import { describe, expect, it } from "vitest";
+import { LockHeldError, describeLock } from "../../src/operations/errors.js";
+import { TargetLocks } from "../../src/operations/lock.js";
+import { silentLogger } from "../../src/operations/model.js";
+import { JumpClock, alice, bob, memoryRepos } from "./operations-fakes.js";
+
+function setup() {
+  const repos = memoryRepos();
+  const clock = new JumpClock();
+  const locks = new TargetLocks({ repo: repos.locks, operations: repos.operations, clock, log: silentLogger, staleAfterMs: 120_000 });
+  return { repos, clock, locks };
+}
+
+async function runningOp(repos: ReturnType<typeof memoryRepos>, id: string) {
+  await repos.operations.insert({ id, kind: "deploy", target: "prod", status: "running", args: {}, chatId: 1, requestedBy: 1, requestedByName: "alice", createdAt: new Date() });
+}
+
+const request = (operationId: string) => ({ target: "prod", operationId, holderUserId: 1, holderName: "alice", reason: "deploy v2" });
+
+describe("TargetLocks", () => {
+  it("gives a free target to the first taker and tells the second who holds it, doing what, since when", async () => {
+    const { repos, locks, clock } = setup();
+    await runningOp(repos, "op-a");
+    expect((await locks.acquire(request("op-a"))).status).toBe("acquired");
+    clock.t += 90_000;
+    const second = await locks.acquire({ ...request("op-b"), holderName: "bob" });
+    expect(second.status).toBe("held");
+    if (second.status !== "held") return;
+    expect(second.lock.operationId).toBe("op-a");
+    const text = describeLock(second.lock, clock.now());
+    expect(text).toContain("@alice");
+    expect(text).toContain("deploy v2");
+    expect(text).toContain("03:00:00 UTC");
+    expect(text).toContain("1 min ago");
+  });
+
+  it("takes over a lock whose operation has finished", async () => {
+    const { repos, locks } = setup();
+    await runningOp(repos, "op-a");
+    await locks.acquire(request("op-a"));
+    await repos.operations.transition("op-a", ["running"], "failed");
+    const taken = await locks.acquire(request("op-b"));
+    expect(taken.status).toBe("acquired");
+    expect((await repos.locks.get("prod"))?.operationId).toBe("op-b");
+  });
+
+  it("takes over a lock whose heartbeat went stale, but not one that keeps beating", async () => {
+    const { repos, locks, clock } = setup();
+    await runningOp(repos, "op-a");
+    await locks.acquire(request("op-a"));
+    clock.t += 100_000;
+    await locks.heartbeat("prod", "op-a");
+    clock.t += 100_000;
+    expect((await locks.acquire(request("op-b"))).status).toBe("held");
+    clock.t += 30_000;
+    expect((await locks.acquire(request("op-b"))).status).toBe("acquired");
+  });
+
+  it("withLock releases after success and after failure, and rethrows the original error", async () => {
+    const { repos, locks } = setup();
+    await runningOp(repos, "op-a");
+    expect(await locks.withLock(request("op-a"), async () => 42)).toBe(42);
+    expect(await repos.locks.get("prod")).toBeNull();
+
+    const original = new Error("build failed");
+    repos.locks.releaseOperation = async () => {
+      throw new Error("database gone");
+    };
+    await expect(locks.withLock(request("op-a"), async () => {
+      throw original;
+    })).rejects.toBe(original);
+  });
+
+  it("withLock throws LockHeldError naming the holder", async () => {
+    const { repos, locks } = setup();
+    await runningOp(repos, "op-a");
+    await locks.acquire(request("op-a"));
+    const err = await locks.withLock(request("op-b"), async () => 1).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(LockHeldError);
+    expect((err as LockHeldError).lock.holderName).toBe("alice");
+    expect((err as Error).name).toBe("LockHeldError");
+  });
+
+  it("a freeze blocks operations until /unlock, and never goes stale", async () => {
+    const { repos, locks, clock } = setup();
+    expect((await locks.freeze("prod", bob, "db migration by hand")).status).toBe("acquired");
+    clock.t += 10 * 3600_000;
+    const held = await locks.acquire(request("op-a"));
+    expect(held.status).toBe("held");
+    if (held.status === "held") expect(describeLock(held.lock, clock.now())).toMatch(/frozen by @bob .*: db migration by hand/);
+    expect((await locks.unfreeze("prod")).status).toBe("lifted");
+    expect((await locks.acquire(request("op-a"))).status).toBe("acquired");
+    void repos;
+  });
+
+  it("/unlock does not lift a live operation's lock, but clears a dead one", async () => {
+    const { repos, locks } = setup();
+    await runningOp(repos, "op-a");
+    await locks.acquire(request("op-a"));
+    expect((await locks.unfreeze("prod")).status).toBe("held");
+    await repos.operations.transition("op-a", ["running"], "interrupted");
+    expect((await locks.unfreeze("prod")).status).toBe("lifted");
+    expect(await locks.current("prod")).toBeNull();
+    void alice;
+  });
+});
