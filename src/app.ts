@@ -1,6 +1,7 @@
 import { run, type RunnerHandle } from "@grammyjs/runner";
 import { autoRetry } from "@grammyjs/auto-retry";
 import { Api, GrammyError, HttpError, type RawApi } from "grammy";
+import type { UserFromGetMe } from "grammy/types";
 import type { Config } from "./config/load.js";
 import { createBot, commandList } from "./bot/bot.js";
 import type { BotFeature } from "./bot/context.js";
@@ -24,6 +25,7 @@ function configureApi(api: Api<RawApi>): void {
 
 async function openMigratedDatabase(config: Config, log: Logger): Promise<DatabaseHandle> {
   let handle: DatabaseHandle;
+  if (!config.env.databaseUrl) log.info({ dataDir: config.env.dataDir }, "opening the embedded database (the first start initialises it and takes up to a minute)");
   try {
     handle = await openDatabase({ url: config.env.databaseUrl, dataDir: config.env.dataDir });
   } catch (err) {
@@ -48,6 +50,15 @@ function tokenProblem(err: unknown): SetupError {
   return new SetupError([`Telegram getMe failed: ${(err as Error).message}`]);
 }
 
+const GET_ME_TIMEOUT_MS = 20_000;
+
+/** Asks Telegram who we are, once, without retries: a wrong token or API root fails fast. */
+async function getMe(config: Config): Promise<UserFromGetMe> {
+  const api = new Api(config.env.telegramBotToken, config.env.telegramApiRoot ? { apiRoot: config.env.telegramApiRoot } : undefined);
+  // grammY types its signal with the abort-controller polyfill; the platform one is compatible.
+  return api.getMe(AbortSignal.timeout(GET_ME_TIMEOUT_MS) as Parameters<typeof api.getMe>[0]);
+}
+
 /** `--check`: env and config already passed; now the database and the token. */
 export async function checkSetup(config: Config, log: Logger): Promise<string[]> {
   const problems: string[] = [];
@@ -60,8 +71,7 @@ export async function checkSetup(config: Config, log: Logger): Promise<string[]>
     problems.push(...(err instanceof SetupError ? err.problems : [String(err)]));
   }
   try {
-    const api = new Api(config.env.telegramBotToken, config.env.telegramApiRoot ? { apiRoot: config.env.telegramApiRoot } : undefined);
-    const me = await api.getMe();
+    const me = await getMe(config);
     lines.push(`telegram: ok (@${me.username})`);
   } catch (err) {
     problems.push(...tokenProblem(err).problems);
@@ -81,6 +91,13 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
   const audit = new PostgresAuditLog(database.db);
   const processedUpdates = new ProcessedUpdates(database.db);
   const features: BotFeature[] = [];
+  let botInfo: UserFromGetMe;
+  try {
+    botInfo = await getMe(config);
+  } catch (err) {
+    await database.close();
+    throw tokenProblem(err);
+  }
 
   const bot = createBot({
     token: config.env.telegramBotToken,
@@ -91,13 +108,8 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
     features,
     log,
     configureApi,
+    botInfo,
   });
-  try {
-    await bot.init();
-  } catch (err) {
-    await database.close();
-    throw tokenProblem(err);
-  }
   try {
     await bot.api.setMyCommands(commandList(features));
   } catch (err) {

@@ -1,4 +1,5 @@
 import { Bot, Composer, GrammyError, HttpError, InputFile, type Api, type RawApi } from "grammy";
+import type { UserFromGetMe } from "grammy/types";
 import type { Logger } from "../infra/logger.js";
 import type { AuditLog } from "../operations/ports.js";
 import { decideAccess, type AllowlistRules } from "./allowlist.js";
@@ -26,6 +27,8 @@ export interface CreateBotOptions {
   log: Logger;
   /** Installs API transformers (bounded auto-retry) before anything is sent. */
   configureApi: (api: Api<RawApi>) => void;
+  /** The bot's own user, from getMe at start (so the bot needs no init call of its own). */
+  botInfo: UserFromGetMe;
   now?: () => number;
 }
 
@@ -58,7 +61,10 @@ function actionOf(ctx: BotContext): string {
  */
 export function createBot(options: CreateBotOptions): Bot<BotContext> {
   const now = options.now ?? Date.now;
-  const bot = new Bot<BotContext>(options.token, options.apiRoot ? { client: { apiRoot: options.apiRoot } } : {});
+  const bot = new Bot<BotContext>(options.token, {
+    botInfo: options.botInfo,
+    ...(options.apiRoot ? { client: { apiRoot: options.apiRoot } } : {}),
+  });
   options.configureApi(bot.api);
 
   const seen = new SeenUpdates();
@@ -173,10 +179,12 @@ const AUDIT_MAX = 50;
 const MAX_MESSAGE = 4096; // Telegram: characters per message
 
 function registerCoreCommands(composer: Composer<BotContext>, options: CreateBotOptions): void {
-  const help = (ctx: BotContext) =>
-    ctx.reply(
+  const help = async (ctx: BotContext) => {
+    await options.audit.append({ ...auditWho(ctx), action: "help", target: null, args: null, outcome: "info", operationId: null, detail: null });
+    await ctx.reply(
       ["opsgram — run this VPS from chat. Commands:", ...commandList(options.features).map((c) => `/${c.command} — ${c.description}`)].join("\n"),
     );
+  };
   composer.command("start", help);
   composer.command("help", help);
 

@@ -1,0 +1,184 @@
+import postgres from "postgres";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BotApiEmulator } from "../emulator/bot-api-emulator.js";
+import { startBotProcess, runBotToExit, type BotProcess } from "../support/bot-process.js";
+import { createTestDatabase } from "../support/db.js";
+import { openDatabase } from "../../src/infra/db/client.js";
+import { PostgresAuditLog } from "../../src/infra/db/audit-log.js";
+
+const ADMIN_GROUP = { id: -1001000000001, type: "supergroup" as const, title: "ops" };
+const ADMIN = { id: 7001, username: "oncall" };
+const OTHER_ADMIN = { id: 7002, username: "second" };
+const STRANGER = { id: 666, username: "stranger" };
+const STRANGER_CHAT = { id: 666, type: "private" as const };
+
+describe("bot core, end to end (bot process + emulator + real Postgres)", () => {
+  let emulator: BotApiEmulator;
+  let bot: BotProcess;
+  let databaseUrl: string;
+  let sql: postgres.Sql;
+
+  beforeAll(async () => {
+    emulator = await BotApiEmulator.start();
+    databaseUrl = createTestDatabase("core");
+    sql = postgres(databaseUrl, { max: 2, onnotice: () => {} });
+    bot = startBotProcess({
+      env: {
+        TELEGRAM_BOT_TOKEN: emulator.token,
+        TELEGRAM_API_ROOT: emulator.apiRoot,
+        ADMIN_CHAT_IDS: String(ADMIN_GROUP.id),
+        ADMIN_USER_IDS: `${ADMIN.id},${OTHER_ADMIN.id}`,
+        DATABASE_URL: databaseUrl,
+      },
+    });
+    await bot.waitForLog((l) => l.msg === "opsgram started");
+  });
+
+  afterAll(async () => {
+    await bot?.stop();
+    await sql?.end();
+    await emulator?.stop();
+  });
+
+  it("registers its commands and answers an admin's /help", async () => {
+    expect(emulator.commands.at(-1)?.commands.map((c: { command: string }) => c.command)).toEqual(
+      expect.arrayContaining(["help", "whoami", "audit"]),
+    );
+    emulator.sendCommand(ADMIN_GROUP, ADMIN, "/help");
+    const reply = await emulator.waitForMessage((m) => m.chatId === ADMIN_GROUP.id);
+    expect(reply.text).toContain("/whoami");
+    expect(reply.text).toContain("/audit");
+  });
+
+  it("refuses a stranger chat once and audits it", async () => {
+    emulator.sendCommand(STRANGER_CHAT, STRANGER, "/deploy main");
+    const refusal = await emulator.waitForMessage((m) => m.chatId === STRANGER_CHAT.id);
+    expect(refusal.text).toMatch(/Not allowed/);
+    const rows = await sql`SELECT action, outcome, detail FROM audit_events WHERE chat_id = ${STRANGER_CHAT.id}`;
+    expect(rows).toEqual([{ action: "deploy", outcome: "denied", detail: { reason: "unknown_chat" } }]);
+  });
+
+  it("refuses a stranger inside an admin group, and a stranger's button press", async () => {
+    const intruder = { id: 9009, username: "intruder" };
+    emulator.sendCommand(ADMIN_GROUP, intruder, "/audit");
+    const refusal = await emulator.waitForMessage((m) => m.chatId === ADMIN_GROUP.id);
+    expect(refusal.text).toMatch(/Not allowed/);
+    // A button on a message in the admin group, pressed by someone who is not an admin user.
+    const press = emulator.pressButton(ADMIN_GROUP, intruder, refusal.messageId, "op:c:whatever", { forged: true });
+    const answer = await emulator.waitForCallbackAnswer(press.callback_query!.id);
+    expect(answer.text ?? "").toMatch(/not allowed|^$/i);
+    await emulator.waitUntilIdle();
+    const rows = await sql`SELECT outcome, detail FROM audit_events WHERE user_id = ${intruder.id}`;
+    expect(rows.length).toBe(1); // one row per (chat, user) per minute, the button press included
+    expect(rows[0]).toMatchObject({ outcome: "denied", detail: { reason: "unknown_user" } });
+  });
+
+  it("handles an update delivered twice only once", async () => {
+    const before = emulator.messages.length;
+    const update = emulator.sendCommand(ADMIN_GROUP, OTHER_ADMIN, "/help");
+    await emulator.waitForMessage((m) => m.index >= before && m.chatId === ADMIN_GROUP.id);
+    emulator.redeliver(update);
+    await emulator.waitUntilIdle();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(emulator.messages.slice(before).filter((m) => m.chatId === ADMIN_GROUP.id)).toHaveLength(1);
+    const [row] = await sql`SELECT count(*)::int AS n FROM processed_updates WHERE update_id = ${update.update_id}`;
+    expect(row!.n).toBe(1);
+  });
+
+  it("a flood of 2,000 messages from a stranger leaves at most 2 audit rows", async () => {
+    const flooder = { id: 424242, username: "flooder" };
+    const chat = { id: 424242, type: "private" as const };
+    for (let i = 0; i < 2000; i++) emulator.sendText(chat, flooder, `/deploy main ${i}`);
+    await emulator.waitUntilIdle(60_000);
+    await new Promise((r) => setTimeout(r, 500));
+    const [row] = await sql`SELECT count(*)::int AS n FROM audit_events WHERE user_id = ${flooder.id}`;
+    expect(row!.n).toBeGreaterThanOrEqual(1);
+    expect(row!.n).toBeLessThanOrEqual(2);
+    const replies = emulator.messages.filter((m) => m.chatId === chat.id);
+    expect(replies.length).toBeLessThanOrEqual(2);
+    const [writes] = await sql`SELECT count(*)::int AS n FROM processed_updates`;
+    expect(writes!.n).toBeLessThan(50); // strangers cost no de-duplication writes either
+  });
+
+  it("/whoami answers in any chat with the caller's ids, and is audited", async () => {
+    const newcomer = { id: 31337, username: "newcomer" };
+    emulator.sendCommand({ id: 31337, type: "private" }, newcomer, "/whoami");
+    const reply = await emulator.waitForMessage((m) => m.chatId === 31337 && m.text.includes("user id"));
+    expect(reply.text).toContain("31337");
+    const rows = await sql`SELECT action, outcome FROM audit_events WHERE user_id = ${newcomer.id}`;
+    expect(rows).toEqual([{ action: "whoami", outcome: "info" }]);
+  });
+
+  it("/audit shows the events, newest first", async () => {
+    emulator.sendCommand(ADMIN_GROUP, ADMIN, "/audit 5");
+    const reply = await emulator.waitForMessage((m) => m.chatId === ADMIN_GROUP.id && m.text.startsWith("Last"));
+    const lines = reply.text.split("\n").slice(1);
+    expect(lines).toHaveLength(5);
+    const ids = lines.map((l) => Number(/^#(\d+)/.exec(l)![1]));
+    expect([...ids].sort((a, b) => b - a)).toEqual(ids);
+    expect(reply.text).toContain("whoami → info");
+    emulator.sendCommand(ADMIN_GROUP, ADMIN, "/audit lots");
+    const usage = await emulator.waitForMessage((m) => m.chatId === ADMIN_GROUP.id && m.text.startsWith("Usage"));
+    expect(usage.text).toContain("/audit [n]");
+  });
+
+  it("audit_events refuses UPDATE, DELETE and TRUNCATE, and its hash chain verifies", async () => {
+    await expect(sql`UPDATE audit_events SET outcome = 'succeeded'`).rejects.toThrow(/append-only/);
+    await expect(sql`DELETE FROM audit_events`).rejects.toThrow(/append-only/);
+    await expect(sql`TRUNCATE audit_events`).rejects.toThrow(/append-only/);
+    const handle = await openDatabase({ url: databaseUrl, dataDir: "/nonexistent" });
+    try {
+      const result = await new PostgresAuditLog(handle.db).verifyChain();
+      expect(result).toMatchObject({ ok: true });
+      if (result.ok) expect(result.count).toBeGreaterThanOrEqual(5);
+    } finally {
+      await handle.close();
+    }
+  });
+
+  it("never writes the token to its log", () => {
+    expect(bot.output()).not.toContain(emulator.token);
+    expect(bot.output()).not.toContain(emulator.token.split(":")[1]);
+  });
+
+  it("--check validates env, config, database and getMe, then exits 0", async () => {
+    const { code, output } = await runBotToExit({
+      env: { TELEGRAM_BOT_TOKEN: emulator.token, TELEGRAM_API_ROOT: emulator.apiRoot, ADMIN_CHAT_IDS: "1", DATABASE_URL: databaseUrl },
+      args: ["--check"],
+    });
+    expect(output).toContain("setup ok");
+    expect(output).toContain("targets: none configured");
+    expect(code).toBe(0);
+  });
+
+  it("--check exits 2 when Telegram rejects the token", async () => {
+    const { code, output } = await runBotToExit({
+      env: { TELEGRAM_BOT_TOKEN: `123456:${"Z".repeat(35)}`, TELEGRAM_API_ROOT: emulator.apiRoot, ADMIN_CHAT_IDS: "1", DATABASE_URL: databaseUrl },
+      args: ["--check"],
+    });
+    expect(code).toBe(2);
+    expect(output).toContain("TELEGRAM_BOT_TOKEN: rejected by Telegram (401");
+    expect(output).not.toContain("Z".repeat(35));
+  });
+});
+
+describe("bot core on the embedded database (PGlite, the default)", () => {
+  it("starts without DATABASE_URL, answers and audits", async () => {
+    const emulator = await BotApiEmulator.start();
+    const bot = startBotProcess({
+      env: { TELEGRAM_BOT_TOKEN: emulator.token, TELEGRAM_API_ROOT: emulator.apiRoot, ADMIN_CHAT_IDS: "55" },
+    });
+    try {
+      await bot.waitForLog((l) => l.msg === "opsgram started", 120_000); // PGlite's first start runs initdb in WASM
+      expect(bot.logs().some((l) => l.msg === "database ready" && l.kind === "pglite")).toBe(true);
+      emulator.sendCommand({ id: 55, type: "private" }, { id: 55 }, "/help");
+      await emulator.waitForMessage((m) => m.chatId === 55);
+      emulator.sendCommand({ id: 55, type: "private" }, { id: 55 }, "/audit");
+      const reply = await emulator.waitForMessage((m) => m.chatId === 55 && m.text.startsWith("Last"));
+      expect(reply.text).toContain("audit");
+    } finally {
+      await bot.stop();
+      await emulator.stop();
+    }
+  });
+});

@@ -1,0 +1,29 @@
+import { execFileSync } from "node:child_process";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+
+const hasCompose = existsSync("/usr/bin/docker-compose");
+
+describe("packaging", () => {
+  it.runIf(hasCompose)("docker-compose.yml is valid and wires bot + postgres as documented", () => {
+    const dir = mkdtempSync(join(tmpdir(), "opsgram-compose-"));
+    copyFileSync("docker-compose.yml", join(dir, "docker-compose.yml"));
+    copyFileSync(".env.example", join(dir, ".env"));
+    mkdirSync(join(dir, "deploy"));
+    const out = execFileSync("docker-compose", ["-f", join(dir, "docker-compose.yml"), "config"], { encoding: "utf8" });
+    expect(out).toContain("restart: unless-stopped");
+    expect(out).toContain("condition: service_healthy");
+    expect(out).toMatch(/pg_isready/);
+    expect(out).toMatch(/opsgram-db/);
+  });
+
+  it("the Dockerfile is multi-stage, runs as non-root and installs production dependencies only", () => {
+    const dockerfile = readFileSync("deploy/Dockerfile", "utf8");
+    expect(dockerfile.match(/^FROM /gm)).toHaveLength(2);
+    expect(dockerfile).toMatch(/npm ci --omit=dev/);
+    expect(dockerfile).toMatch(/^USER node$/m);
+    expect(dockerfile).toMatch(/COPY drizzle/);
+  });
+});

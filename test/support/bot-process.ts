@@ -1,0 +1,131 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+const ROOT = resolve(import.meta.dirname, "../..");
+const TSX = join(ROOT, "node_modules/tsx/dist/esm/index.mjs");
+
+export interface BotProcess {
+  child: ChildProcess;
+  /** Every line the process wrote to stdout/stderr so far. */
+  output(): string;
+  /** Parsed pino JSON lines from stdout. */
+  logs(): Record<string, unknown>[];
+  /** Resolves when a log line matches (or rejects after timeoutMs with the output so far). */
+  waitForLog(predicate: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+  /** SIGTERM and wait for exit. */
+  stop(): Promise<number | null>;
+  /** SIGKILL, as a crash would. */
+  kill(): Promise<void>;
+  exited: Promise<number | null>;
+}
+
+export interface BotProcessOptions {
+  env: Record<string, string>;
+  args?: string[];
+  cwd?: string;
+}
+
+/**
+ * Runs the real bot (`src/main.ts`, as `npm start` does) as a child process with only the env
+ * given, plus PATH/HOME. A temp DATA_DIR is used unless the env says otherwise.
+ */
+export function startBotProcess(options: BotProcessOptions): BotProcess {
+  const dataDir = mkdtempSync(join(tmpdir(), "opsgram-bot-"));
+  const env = {
+    PATH: process.env.PATH ?? "/usr/bin:/bin",
+    HOME: process.env.HOME ?? "/root",
+    DATA_DIR: dataDir,
+    OPSGRAM_CONFIG: join(dataDir, "missing-opsgram.yml"),
+    LOG_LEVEL: "debug",
+    ...options.env,
+  };
+  const child = spawn(process.execPath, ["--import", TSX, join(ROOT, "src/main.ts"), ...(options.args ?? [])], {
+    cwd: options.cwd ?? dataDir,
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  const parsed: Record<string, unknown>[] = [];
+  const waiters = new Set<() => void>();
+  let partial = "";
+  child.stdout!.on("data", (chunk: Buffer) => {
+    const text = chunk.toString("utf8");
+    out += text;
+    partial += text;
+    const lines = partial.split("\n");
+    partial = lines.pop() ?? "";
+    for (const line of lines) {
+      try {
+        parsed.push(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        // not a log line
+      }
+    }
+    for (const w of waiters) w();
+  });
+  child.stderr!.on("data", (chunk: Buffer) => {
+    out += chunk.toString("utf8");
+  });
+  const exited = new Promise<number | null>((resolveExit) => {
+    child.on("exit", (code) => {
+      rmSync(dataDir, { recursive: true, force: true });
+      for (const w of waiters) w();
+      resolveExit(code);
+    });
+  });
+  return {
+    child,
+    exited,
+    output: () => out,
+    logs: () => parsed,
+    waitForLog(predicate, timeoutMs = 20_000) {
+      return new Promise((resolveWait, reject) => {
+        const check = () => {
+          const found = parsed.find(predicate);
+          if (found) {
+            cleanup();
+            resolveWait(found);
+          } else if (child.exitCode !== null) {
+            cleanup();
+            reject(new Error(`bot exited (${child.exitCode}) before the expected log line. Output:\n${out.slice(-4000)}`));
+          }
+        };
+        const timer = setTimeout(() => {
+          cleanup();
+          reject(new Error(`timed out waiting for a log line. Output:\n${out.slice(-4000)}`));
+        }, timeoutMs);
+        const cleanup = () => {
+          clearTimeout(timer);
+          waiters.delete(check);
+        };
+        waiters.add(check);
+        check();
+      });
+    },
+    async stop() {
+      if (child.exitCode !== null) return child.exitCode;
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+      const code = await exited;
+      clearTimeout(timer);
+      return code;
+    },
+    async kill() {
+      if (child.exitCode === null) {
+        child.kill("SIGKILL");
+        await exited;
+      }
+    },
+  };
+}
+
+/** Runs the bot to completion (for --check and bad-config cases). */
+export async function runBotToExit(options: BotProcessOptions, timeoutMs = 30_000): Promise<{ code: number | null; output: string }> {
+  const bot = startBotProcess(options);
+  const timer = setTimeout(() => void bot.kill(), timeoutMs);
+  const code = await bot.exited;
+  clearTimeout(timer);
+  return { code, output: bot.output() };
+}
