@@ -1,0 +1,29 @@
+import { InputFile, type Composer } from "grammy";
+import type { BotContext, BotFeature } from "../context.js";
+import type { ReadReply, StatusService } from "../../operations/index.js";
+import { commandWords } from "./operations.js";
+
+export interface StatusFeatureDeps {
+  status: StatusService;
+}
+
+async function replyWith(ctx: BotContext, reply: ReadReply): Promise<void> {
+  if (reply.status === "refused") await ctx.reply(`⛔ ${reply.reason}`);
+  else if (reply.status === "ok") await ctx.reply(reply.html, { parse_mode: "HTML" });
+  else await ctx.replyWithDocument(new InputFile(Buffer.from(reply.content, "utf8"), reply.filename), { caption: reply.caption, parse_mode: "HTML" });
+}
+
+/** /status [target] and /logs <service> [lines] [target] (read-only; they never take the lock). */
+export function createStatusFeature(deps: StatusFeatureDeps): BotFeature {
+  return {
+    name: "status",
+    commands: [
+      { command: "status", description: "live commit, services, last deploy, lock, payouts, backup: /status [target]" },
+      { command: "logs", description: "last log lines of a service: /logs <service> [lines, default 50, max 500] [target]" },
+    ],
+    register(composer: Composer<BotContext>) {
+      composer.command("status", async (ctx) => replyWith(ctx, await deps.status.status(ctx.actor, commandWords(ctx.match))));
+      composer.command("logs", async (ctx) => replyWith(ctx, await deps.status.logs(ctx.actor, commandWords(ctx.match))));
+    },
+  };
+}
