@@ -23,11 +23,16 @@ export const alertOutbox = pgTable(
     nextAttemptAt: timestamp("next_attempt_at", { withTimezone: true }).notNull().defaultNow(),
     deliveredAt: timestamp("delivered_at", { withTimezone: true }),
     messageId: bigint("message_id", { mode: "number" }),
+    /** Why the last attempt failed (rate limit, 5xx, network…). */
+    lastError: text("last_error"),
+    /** Telegram refused the message for good (bot blocked, chat gone): kept for the record, not retried. */
+    givenUpAt: timestamp("given_up_at", { withTimezone: true }),
   },
   (t) => [
+    // The dispatcher reads what is still to deliver, oldest first.
     index("alert_outbox_pending_idx")
-      .on(t.nextAttemptAt)
-      .where(sql`"delivered_at" IS NULL`),
+      .on(t.id)
+      .where(sql`"delivered_at" IS NULL AND "given_up_at" IS NULL`),
     check("alert_outbox_kind_check", oneOf("kind", ALERT_KINDS)),
   ],
 );

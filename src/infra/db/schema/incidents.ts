@@ -35,6 +35,8 @@ export const incidents = pgTable(
     lastError: text("last_error"),
     messages: jsonb("messages").$type<IncidentMessage[]>().notNull().default([]),
     ackedBy: bigint("acked_by", { mode: "number" }),
+    /** The acker's @username at the time, shown on the alert ("acked by @alice"). */
+    ackedByName: text("acked_by_name"),
     ackedAt: timestamp("acked_at", { withTimezone: true }),
     lastReminderAt: timestamp("last_reminder_at", { withTimezone: true }),
   },

@@ -1,0 +1,197 @@
+import type { HttpCheckConfig } from "../config/file.js";
+import type { Clock, ExecResult, RemoteShell } from "../operations/ports.js";
+import { formatDuration } from "../shared/format.js";
+import type { BackupAges, PayoutsStates } from "./ports.js";
+import type { AlertPolicy, IncidentKey } from "./types.js";
+
+/**
+ * Polled checks: HTTP (from the bot or from the target), disk usage, backup age, payouts paused,
+ * SSH reachability. Each is a small object the scheduler runs at its interval; parsing is pure and
+ * unit-tested, the I/O goes through ports (RemoteShell, fetch, the stores).
+ *
+ * `unknown` means "could not look" — a target-side check while SSH is down reports that rather
+ * than a failure, so one outage is one (reachability) alert, not one per check.
+ */
+export type CheckOutcome = { status: "ok" } | { status: "failed"; error: string } | { status: "unknown"; reason: string };
+
+export interface PolledCheck {
+  key: IncidentKey;
+  intervalMs: number;
+  policy: AlertPolicy;
+  run(): Promise<CheckOutcome>;
+}
+
+const HTTP_STATUS = /HTTP\/\d(?:\.\d)?\s+(\d{3})/g;
+
+/** `wget -S` prints the response headers on stderr; --tries=1 keeps a timeout from being retried 20 times. */
+export function wgetArgv(url: string, timeoutSeconds: number): string[] {
+  return ["wget", "-S", "-O", "/dev/null", "--tries=1", "-T", String(Math.max(1, Math.ceil(timeoutSeconds))), url];
+}
+
+/** Reads a `wget -S` run: the last status line wins (redirects print several). */
+export function parseWgetResult(result: ExecResult, expectStatus: number, name: string, timeoutSeconds: number): CheckOutcome {
+  if (result.timedOut) return { status: "failed", error: `HTTP check ${name}: no answer within ${timeoutSeconds} s` };
+  if (result.code === 127) return { status: "unknown", reason: "wget is not installed on the target" };
+  const text = `${result.stderr}\n${result.stdout}`;
+  const statuses = [...text.matchAll(HTTP_STATUS)].map((m) => Number(m[1]));
+  const status = statuses.at(-1);
+  if (status === expectStatus) return { status: "ok" };
+  if (status === undefined && result.code === 0 && expectStatus === 200) return { status: "ok" };
+  if (status !== undefined) return { status: "failed", error: `HTTP check ${name}: status ${status} (expected ${expectStatus})` };
+  return { status: "failed", error: `HTTP check ${name}: ${lastLine(text) || `wget exited with code ${result.code}`}` };
+}
+
+function lastLine(text: string): string {
+  const lines = text
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith("--"));
+  return (lines.at(-1) ?? "").slice(0, 200);
+}
+
+export interface CheckContext {
+  target: string;
+  clock: Clock;
+  /** Expected changes on the target (a deploy): HTTP failures are not counted meanwhile. */
+  isTargetChanging: () => boolean;
+}
+
+function httpPolicy(c: HttpCheckConfig, remindEveryMs: number | null): AlertPolicy {
+  return { failuresBeforeAlert: c.failuresBeforeAlert, successesBeforeRecovery: c.successesBeforeRecovery, remindEveryMs };
+}
+
+/** An HTTP check run on the target with its wget (the URL is usually a loopback address there). */
+export function httpFromTarget(ctx: CheckContext, shell: RemoteShell, c: HttpCheckConfig, remindEveryMs: number | null): PolledCheck {
+  return {
+    key: { target: ctx.target, source: "http", subject: c.name },
+    intervalMs: c.intervalSeconds * 1000,
+    policy: httpPolicy(c, remindEveryMs),
+    async run() {
+      let result: ExecResult;
+      try {
+        result = await shell.exec(wgetArgv(c.url, c.timeoutSeconds), { timeoutMs: (c.timeoutSeconds + 5) * 1000, maxOutputBytes: 16_384 });
+      } catch (err) {
+        return { status: "unknown", reason: `cannot reach the target: ${(err as Error).message}` };
+      }
+      const outcome = parseWgetResult(result, c.expectStatus, c.name, c.timeoutSeconds);
+      if (outcome.status === "failed" && ctx.isTargetChanging()) return { status: "unknown", reason: "expected change in progress" };
+      return outcome;
+    },
+  };
+}
+
+/** An HTTP check run by the bot itself (fetch with a timeout). */
+export function httpFromBot(ctx: CheckContext, c: HttpCheckConfig, remindEveryMs: number | null, fetchFn: typeof fetch = fetch): PolledCheck {
+  return {
+    key: { target: ctx.target, source: "http", subject: c.name },
+    intervalMs: c.intervalSeconds * 1000,
+    policy: httpPolicy(c, remindEveryMs),
+    async run() {
+      let outcome: CheckOutcome;
+      try {
+        const res = await fetchFn(c.url, { signal: AbortSignal.timeout(c.timeoutSeconds * 1000), redirect: "follow" });
+        await res.body?.cancel();
+        outcome =
+          res.status === c.expectStatus
+            ? { status: "ok" }
+            : { status: "failed", error: `HTTP check ${c.name}: status ${res.status} (expected ${c.expectStatus})` };
+      } catch (err) {
+        const e = err as Error & { cause?: { code?: string } };
+        const why = e.name === "TimeoutError" ? `no answer within ${c.timeoutSeconds} s` : (e.cause?.code ?? e.message);
+        outcome = { status: "failed", error: `HTTP check ${c.name}: ${why}` };
+      }
+      if (outcome.status === "failed" && ctx.isTargetChanging()) return { status: "unknown", reason: "expected change in progress" };
+      return outcome;
+    },
+  };
+}
+
+/** `df -P <path>`: POSIX output, one line per filesystem, capacity as "85%". */
+export function parseDfPercent(stdout: string): number | null {
+  const lines = stdout.trim().split("\n");
+  const data = lines.slice(1).join(" ").trim().split(/\s+/);
+  const capacity = data.find((f) => /^\d{1,3}%$/.test(f));
+  return capacity ? Number(capacity.slice(0, -1)) : null;
+}
+
+export interface DiskCheckConfig {
+  path: string;
+  warnPercent: number;
+  intervalSeconds: number;
+}
+
+export function diskUsage(ctx: CheckContext, shell: RemoteShell, c: DiskCheckConfig, remindEveryMs: number | null): PolledCheck {
+  return {
+    key: { target: ctx.target, source: "disk", subject: c.path },
+    intervalMs: c.intervalSeconds * 1000,
+    // Hovering around the threshold should not flap: two readings below it before recovery.
+    policy: { failuresBeforeAlert: 1, successesBeforeRecovery: 2, remindEveryMs },
+    async run() {
+      let result: ExecResult;
+      try {
+        result = await shell.exec(["df", "-P", c.path], { timeoutMs: 20_000, maxOutputBytes: 16_384 });
+      } catch (err) {
+        return { status: "unknown", reason: `cannot reach the target: ${(err as Error).message}` };
+      }
+      if (result.code !== 0) return { status: "failed", error: `disk ${c.path}: df failed (${lastLine(result.stderr) || `code ${result.code}`})` };
+      const used = parseDfPercent(result.stdout);
+      if (used === null) return { status: "unknown", reason: "unreadable df output" };
+      if (used >= c.warnPercent) return { status: "failed", error: `disk ${c.path} is ${used}% full (warning at ${c.warnPercent}%)` };
+      return { status: "ok" };
+    },
+  };
+}
+
+/** The target answering a trivial command over SSH. */
+export function reachability(ctx: CheckContext, shell: RemoteShell, intervalSeconds: number, remindEveryMs: number | null): PolledCheck {
+  return {
+    key: { target: ctx.target, source: "reachability", subject: "ssh" },
+    intervalMs: intervalSeconds * 1000,
+    policy: { failuresBeforeAlert: 2, successesBeforeRecovery: 1, remindEveryMs },
+    async run() {
+      try {
+        const r = await shell.exec(["true"], { timeoutMs: 15_000, maxOutputBytes: 1024 });
+        if (r.timedOut) return { status: "failed", error: "not answering over SSH (no reply within 15 s)" };
+        if (r.code !== 0) return { status: "failed", error: `not answering over SSH (\`true\` exited with ${r.code})` };
+        return { status: "ok" };
+      } catch (err) {
+        return { status: "failed", error: `not answering over SSH: ${(err as Error).message}` };
+      }
+    },
+  };
+}
+
+export function backupAge(ctx: CheckContext, backups: BackupAges, maxAgeHours: number, intervalMs: number, remindEveryMs: number | null): PolledCheck {
+  return {
+    key: { target: ctx.target, source: "backup", subject: "age" },
+    intervalMs,
+    policy: { failuresBeforeAlert: 1, successesBeforeRecovery: 1, remindEveryMs },
+    async run() {
+      const last = (await backups.lastSucceeded(ctx.target))?.createdAt ?? null;
+      const maxMs = maxAgeHours * 3_600_000;
+      if (!last) return { status: "failed", error: `no successful backup recorded (max age ${maxAgeHours} h)` };
+      if (ctx.clock.now().getTime() - last.getTime() <= maxMs) return { status: "ok" };
+      // Stable text (no "30 h ago" that changes every poll and would edit the message each time).
+      return { status: "failed", error: `no successful backup since ${last.toISOString().slice(0, 16).replace("T", " ")} UTC (max age ${maxAgeHours} h)` };
+    },
+  };
+}
+
+/** Payouts paused for longer than the reminder: an incident whose reminders repeat at that interval. */
+export function payoutsPaused(ctx: CheckContext, states: PayoutsStates, reminderMinutes: number, intervalMs: number): PolledCheck {
+  const every = reminderMinutes * 60_000;
+  return {
+    key: { target: ctx.target, source: "payouts", subject: "paused" },
+    intervalMs,
+    policy: { failuresBeforeAlert: 1, successesBeforeRecovery: 1, remindEveryMs: every },
+    async run() {
+      const s = await states.get(ctx.target);
+      if (!s || !s.paused) return { status: "ok" };
+      const pausedFor = ctx.clock.now().getTime() - s.since.getTime();
+      if (pausedFor < every) return { status: "ok" };
+      const by = s.byName ? ` by @${s.byName}` : "";
+      const why = s.reason ? `: ${s.reason}` : "";
+      return { status: "failed", error: `payouts paused since ${s.since.toISOString().slice(0, 16).replace("T", " ")} UTC${by}${why} (over ${formatDuration(every)})` };
+    },
+  };
+}

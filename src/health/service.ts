@@ -1,0 +1,174 @@
+import type { Logger } from "../infra/logger.js";
+import type { Clock } from "../operations/ports.js";
+import type { EngineEffect } from "./engine.js";
+import { IncidentEngine } from "./engine.js";
+import type { IncidentStore, NewOutboxItem } from "./ports.js";
+import { alertLine, recoveryLine, reminderLine } from "./render.js";
+import type { AlertActor, Incident, IncidentMessage, Signal } from "./types.js";
+import { keyString } from "./types.js";
+
+/**
+ * What the alerts feature (/alerts, [Ack], [Mute]) may do. Kept narrow so the bot layer depends
+ * on this, not on the service.
+ */
+export interface AlertsControl {
+  /** Unresolved incidents, oldest first. */
+  openIncidents(): Incident[];
+  /**
+   * Acknowledges the incidents shown on `message` (a coalesced alert shows several) plus
+   * `incidentId`. Acked incidents stay open but get no more reminders.
+   */
+  ack(incidentId: number, message: IncidentMessage | null, actor: AlertActor): Promise<AlertActionResult>;
+  /** Silences the keys of those incidents for `minutes`, including incidents that open later. */
+  mute(incidentId: number, message: IncidentMessage | null, minutes: number, actor: AlertActor): Promise<AlertActionResult>;
+  /** The unresolved incidents a press would act on (for the audit row written before acting). */
+  incidentsFor(incidentId: number, message: IncidentMessage | null): Promise<Incident[]>;
+}
+
+/** `done`: these incidents changed; `nothing`: all already resolved (or acked, for ack). */
+export type AlertActionResult = { status: "done"; incidents: Incident[] } | { status: "nothing" };
+
+export interface HealthServiceOptions {
+  store: IncidentStore;
+  clock: Clock;
+  log: Logger;
+  alertChatIds: readonly number[];
+  /** Called after outbox items were queued (the dispatcher's wake-up). */
+  onQueued: () => void;
+}
+
+/**
+ * Glue between monitors, the pure engine and the store: every observation goes through one queue,
+ * so the engine sees one call at a time and each effect is persisted (incident + outbox rows, one
+ * transaction) in the order it happened.
+ */
+export class HealthService implements AlertsControl {
+  private engine: IncidentEngine = new IncidentEngine({ incidents: [], mutes: [] });
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly store: IncidentStore;
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private readonly chats: readonly number[];
+  private readonly onQueued: () => void;
+
+  constructor(options: HealthServiceOptions) {
+    this.store = options.store;
+    this.clock = options.clock;
+    this.log = options.log;
+    this.chats = options.alertChatIds;
+    this.onQueued = options.onQueued;
+  }
+
+  /** Rebuilds the engine from the store (open incidents, mutes in force). Call once before use. */
+  async load(): Promise<void> {
+    const [incidents, mutes] = await Promise.all([this.store.loadUnresolved(), this.store.loadMutes(this.clock.now())]);
+    this.engine = new IncidentEngine({ incidents, mutes });
+  }
+
+  /** Feeds an observation from a monitor. Never throws: storage errors are logged. */
+  submit(signal: Signal): Promise<void> {
+    return this.serial(async () => {
+      await this.apply(this.engine.observe(signal));
+    });
+  }
+
+  /** Mute expiry and reminders; the health loop calls it every few seconds. */
+  tick(): Promise<void> {
+    return this.serial(async () => {
+      const { effects } = this.engine.tick(this.clock.now());
+      await this.apply(effects);
+    });
+  }
+
+  openIncidents(): Incident[] {
+    return this.engine.openIncidents();
+  }
+
+  /** The open incident of a key (docker reconcile asks which services are still down). */
+  isOpen(key: Incident["key"]): boolean {
+    return this.engine.incidentFor(key) !== null;
+  }
+
+  async incidentsFor(incidentId: number, message: IncidentMessage | null): Promise<Incident[]> {
+    const onMessage = message ? await this.store.incidentsOnMessage(message) : [];
+    const ids = new Set([incidentId, ...onMessage.map((i) => i.id)]);
+    return [...ids].flatMap((id) => {
+      const live = this.engine.findById(id);
+      return live ? [live] : [];
+    });
+  }
+
+  async ack(incidentId: number, message: IncidentMessage | null, actor: AlertActor): Promise<AlertActionResult> {
+    const targets = await this.incidentsFor(incidentId, message);
+    return this.serial(async () => {
+      const at = this.clock.now();
+      const effects = targets.flatMap((i) => this.engine.ack(i.id, actor, at));
+      await this.apply(effects);
+      const changed = effects.map((e) => e.incident);
+      return changed.length > 0 ? { status: "done", incidents: changed } : { status: "nothing" };
+    });
+  }
+
+  async mute(incidentId: number, message: IncidentMessage | null, minutes: number, actor: AlertActor): Promise<AlertActionResult> {
+    // Resolved ones too: a mute is about the key (a flapping check), and it outlives resolution.
+    const shown = [...(await this.store.incidentsByIds([incidentId])), ...(message ? await this.store.incidentsOnMessage(message) : [])];
+    const keys = new Map(shown.map((i) => [keyString(i.key), i]));
+    return this.serial(async () => {
+      const until = new Date(this.clock.now().getTime() + minutes * 60_000);
+      const changed: Incident[] = [];
+      for (const incident of keys.values()) {
+        const { mute, effects } = this.engine.mute(incident.key, until, actor);
+        await this.store.saveMute(mute);
+        await this.apply(effects);
+        changed.push(this.engine.incidentFor(incident.key) ?? incident);
+      }
+      return changed.length > 0 ? { status: "done", incidents: changed } : { status: "nothing" };
+    });
+  }
+
+  /** Waits for everything submitted so far to be persisted. */
+  async idle(): Promise<void> {
+    await this.queue;
+  }
+
+  private serial<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(work);
+    this.queue = run.catch((err: unknown) => this.log.error({ err }, "health: applying a change failed"));
+    return run;
+  }
+
+  private async apply(effects: EngineEffect[]): Promise<void> {
+    let queued = false;
+    const at = this.clock.now();
+    for (const effect of effects) {
+      const items = this.outboxFor(effect, at);
+      const id = await this.store.saveIncident(effect.incident, items, at);
+      effect.incident.id = id;
+      if (items.length > 0) queued = true;
+      if (effect.type === "open" || effect.type === "resolve") {
+        this.log.info(
+          { incidentId: id, key: effect.incident.key, error: effect.incident.lastError, notify: effect.notify },
+          effect.type === "open" ? "incident opened" : "incident resolved",
+        );
+      }
+    }
+    if (queued) this.onQueued();
+  }
+
+  private outboxFor(effect: EngineEffect, at: Date): NewOutboxItem[] {
+    const incident = effect.incident;
+    const each = (kind: NewOutboxItem["kind"], text: string) => this.chats.map((chatId) => ({ chatId, kind, text }));
+    switch (effect.type) {
+      case "open":
+        return effect.notify ? each("open", alertLine(incident)) : [];
+      case "update":
+        return each("update", alertLine(incident));
+      case "resolve": {
+        if (!effect.notify) return incident.id === 0 ? [] : each("update", alertLine(incident));
+        return [...each("recovery", recoveryLine(incident)), ...each("update", alertLine(incident))];
+      }
+      case "remind":
+        return each("reminder", reminderLine(incident, at));
+    }
+  }
+}
