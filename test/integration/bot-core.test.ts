@@ -64,7 +64,7 @@ describe("bot core, end to end (bot process + emulator + real Postgres)", () => 
     const refusal = await emulator.waitForMessage((m) => m.chatId === ADMIN_GROUP.id);
     expect(refusal.text).toMatch(/Not allowed/);
     // A button on a message in the admin group, pressed by someone who is not an admin user.
-    const press = emulator.pressButton(ADMIN_GROUP, intruder, refusal.messageId, "op:c:whatever", { forged: true });
+    const press = emulator.pressButton(ADMIN_GROUP, intruder, refusal.messageId, "op:c:whatever");
     const answer = await emulator.waitForCallbackAnswer(press.callback_query!.id);
     expect(answer.text ?? "").toMatch(/not allowed|^$/i);
     await emulator.waitUntilIdle();
