@@ -1,5 +1,5 @@
 import { escapeHtml, formatDuration } from "../shared/format.js";
-import type { GitLogEntry } from "../commands/git.js";
+import type { GitHead, GitLogEntry } from "../commands/git.js";
 import { backupStep } from "./backup.js";
 import type { OperationDefinition, PlanOutcome, RunContext, RunOutcome, TargetHandle } from "./context.js";
 import { RefNotFoundError, TargetUnavailableError } from "./errors.js";
@@ -20,16 +20,16 @@ export interface DeployPlanData {
  */
 export async function planDeploy(target: TargetHandle, ref: string): Promise<PlanOutcome<DeployPlanData>> {
   let sha: string;
+  let live: GitHead;
   try {
     await fetchRemote(target);
-    sha = await resolveRef(target, ref);
+    // Independent reads share the one SSH connection in parallel sessions.
+    [sha, live] = await Promise.all([resolveRef(target, ref), readHead(target)]);
   } catch (err) {
     if (err instanceof RefNotFoundError || err instanceof TargetUnavailableError) return { status: "refused", reason: err.message };
     throw err;
   }
-  const live = await readHead(target);
-  const ahead = await commitsBetween(target, live.sha, sha);
-  const behind = await commitsBetween(target, sha, live.sha);
+  const [ahead, behind] = await Promise.all([commitsBetween(target, live.sha, sha), commitsBetween(target, sha, live.sha)]);
   const lines = [
     `live <code>${short(live.sha)}</code> ${escapeHtml(live.subject)}`,
     `new  <code>${short(sha)}</code> ${escapeHtml(ref)}${ahead[0] ? ` — ${escapeHtml(ahead[0].subject)}` : ""}`,
@@ -90,13 +90,12 @@ export async function startDeployment(ctx: RunContext<unknown>, kind: Deployment
 /** Re-reads the target at run time: the commit must exist, and what is live now is what a rollback returns to. */
 export async function verifyAndReadLive(ctx: RunContext<unknown>, sha: string, options: { fetchIfMissing: boolean }): Promise<string> {
   return ctx.steps.run<string>("fetch", "fetch", async (io) => {
-    let found = await resolveCommit(ctx.target, sha);
+    let [found, live] = await Promise.all([resolveCommit(ctx.target, sha), readHead(ctx.target)]);
     if (!found && options.fetchIfMissing) {
       await fetchRemote(ctx.target);
       found = await resolveCommit(ctx.target, sha);
     }
     if (!found) throw new Error(`commit ${short(sha)} is no longer in the target's repository`);
-    const live = await readHead(ctx.target);
     io.note(`live ${live.sha} ${live.subject}`);
     return { summary: "fetched", value: live.sha };
   });

@@ -59,8 +59,7 @@ export async function planRollback(target: TargetHandle, deps: OperationsDeps, t
   if (!resolved) return { status: "refused", reason: `Commit ${sha.slice(0, 12)} is not in ${target.name}'s repository.` };
   const live = await readHead(target);
   if (resolved === live.sha) return { status: "refused", reason: `${short(resolved)} is already live on ${target.name}; nothing to roll back.` };
-  const gone = await commitsBetween(target, resolved, live.sha);
-  const back = await commitsBetween(target, live.sha, resolved);
+  const [gone, back] = await Promise.all([commitsBetween(target, resolved, live.sha), commitsBetween(target, live.sha, resolved)]);
   const lines = [
     `live <code>${short(live.sha)}</code> ${escapeHtml(live.subject)}`,
     `to   <code>${short(resolved)}</code>${because ? ` — ${escapeHtml(because)}` : ""}`,
