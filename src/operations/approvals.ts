@@ -114,7 +114,7 @@ export class OperationEngine {
     if (!waiting) return { status: "refused", reason: "The request changed state while it was being planned.", operationId: op.id };
     await audit.append(auditFor(waiting, actor, "info", { status: "awaiting_confirmation", expiresAt: expiresAt.toISOString() }));
 
-    const text = `${header(plan)}\n${plan.html}\n<i>Requested by ${mention(actor)} · expires in ${formatDuration(this.deps.config.confirmTimeoutSeconds * 1000)}${this.deps.config.fourEyes ? " · someone else must confirm" : ""}</i>`;
+    const text = `${header(plan)}\n${plan.html}\n<i>Requested by ${mention(actor)} · expires in ${formatTimeout(this.deps.config.confirmTimeoutSeconds)}${this.deps.config.fourEyes ? " · someone else must confirm" : ""}</i>`;
     const message = await safe(log, () => this.deps.notifier.send(actor.chatId, text, { html: true, buttons: confirmButtons(op.id) }));
     if (message) await repos.operations.setMessage(op.id, message.chatId, message.messageId);
     return { status: "planned", operationId: op.id, title: plan.title, message };
@@ -269,6 +269,11 @@ export class OperationEngine {
     if (!definition) throw new Error(`no definition for operation kind ${kind}`);
     return definition as OperationDefinition;
   }
+}
+
+/** "5 min", "90 s": how long a plan stays valid. */
+export function formatTimeout(seconds: number): string {
+  return seconds % 60 === 0 ? `${seconds / 60} min` : formatDuration(seconds * 1000);
 }
 
 /** Audit "who" fields for an actor. */

@@ -63,7 +63,8 @@ export async function dumpAndVerify(io: StepIO, target: TargetHandle, deps: Oper
   const partial = partialPath(path);
   const timeoutMs = backup.timeoutSeconds * 1000;
   await io.exec(mkdirP(backup.dir));
-  await io.exec(assertAbsent(path));
+  const absent = await io.exec(assertAbsent(path), { allowFailure: true });
+  if (absent.code !== 0) throw new StepFailedError(`${path} already exists; a backup never overwrites another`, io.output);
   try {
     await io.execTrusted(dumpLine(backup.command, partial), "backup.command", { timeoutMs });
     const nonEmpty = await io.exec(testNonEmpty(partial), { allowFailure: true });

@@ -74,7 +74,10 @@ export interface Operations {
    * target), then expires overdue plans and starts the sweeper. Resolves with what was recovered.
    */
   start(): Promise<RecoveredOperation[]>;
-  /** Stops the sweeper and waits up to `graceMs` for running operations; then aborts them. */
+  /**
+   * Stops the sweeper and waits up to `graceMs` (default 30 s) for running operations to finish.
+   * Ones still running are left alone; the next start() recovers them as interrupted.
+   */
   stop(options?: { graceMs?: number }): Promise<void>;
 }
 
@@ -122,22 +125,20 @@ export function createOperations(options: CreateOperationsOptions): Operations {
       if (sweeper) clearInterval(sweeper);
       sweeper = null;
       await sweeping;
-      const grace = stopOptions.graceMs ?? STOP_GRACE_MS;
       const inFlight = engine.inFlight();
       if (inFlight.length === 0) return;
       let timer: NodeJS.Timeout | undefined;
-      const timedOut = await Promise.race([
-        Promise.allSettled(inFlight).then(() => false),
+      const finished = await Promise.race([
+        Promise.allSettled(inFlight).then(() => true),
         new Promise<boolean>((resolve) => {
-          timer = setTimeout(() => resolve(true), grace);
+          timer = setTimeout(() => resolve(false), stopOptions.graceMs ?? STOP_GRACE_MS);
         }),
       ]);
       clearTimeout(timer);
-      if (timedOut) {
-        deps.log.warn({ running: inFlight.length }, "operations still running at shutdown: aborting (they will show as failed or, if cut off, interrupted)");
-        engine.abortAll("opsgram is shutting down");
-        await Promise.race([Promise.allSettled(inFlight), new Promise((r) => setTimeout(r, 5_000).unref())]);
-      }
+      // Not aborted on purpose: cutting a deploy between checkout and up would leave a worse state
+      // than letting the process end. Rows still `running` are recovered as interrupted on the next
+      // start, after the target has been re-read.
+      if (!finished) deps.log.warn({ running: inFlight.length }, "operations still running at shutdown: they will show as interrupted after the restart");
     },
   };
 }

@@ -53,7 +53,7 @@ export async function release(ctx: RunContext<unknown>, sha: string, prefix: "" 
   try {
     await ctx.steps.run(`${prefix}checkout`, `${mark}checkout`, async (io) => {
       await io.exec(gitCheckoutDetached(sha), { timeoutMs: GIT_TIMEOUT_MS });
-      return { summary: `${mark}${short(sha)}` };
+      return { summary: `${mark}checkout ${short(sha)}` };
     });
     current = "build";
     await ctx.steps.run(`${prefix}build`, `${mark}build`, async (io) => {

@@ -24,6 +24,14 @@ import { startSandbox, type Sandbox } from "../sandbox/index.js";
 import { createTestDatabase } from "../support/db.js";
 import { INJECTION_PAYLOADS, MARKER } from "../support/injection-corpus.js";
 import { RecordingNotifier, alice, bob } from "../unit/operations-fakes.js";
+import { run, type RunnerHandle } from "@grammyjs/runner";
+import { Api } from "grammy";
+import { createBot } from "../../src/bot/bot.js";
+import { createOperationsFeature } from "../../src/bot/handlers/operations.js";
+import { createStatusFeature } from "../../src/bot/handlers/status.js";
+import { ProcessedUpdates } from "../../src/infra/db/processed-updates.js";
+import { TelegramNotifier } from "../../src/infra/telegram/notifier.js";
+import { BotApiEmulator } from "../emulator/bot-api-emulator.js";
 
 const log = createLogger({ level: "silent" });
 let sandbox: Sandbox;
@@ -167,7 +175,7 @@ describe("deploy, against the sandbox VPS", () => {
     expect(deployments[0]).toMatchObject({ kind: "deploy", ref: "release/v2", sha: sandbox.versions.v2, previousSha: sandbox.versions.v1, status: "succeeded", requestedByName: "alice" });
     expect(deployments[0]!.finishedAt).not.toBeNull();
     const text = notifier.last(planned.message!.messageId);
-    expect(text).toMatch(/✓ fetched · ✓ \w{7} · ✓ built · ✓ up · ✓ healthy in [\d.]+ s/);
+    expect(text).toMatch(/✓ fetched · ✓ checkout \w{7} · ✓ built · ✓ up · ✓ healthy in [\d.]+ s/);
     expect(text).toMatch(/✅ deployed .* in /);
 
     const events = (await audit.recent(50)).filter((e) => e.operationId === planned.operationId).reverse();
@@ -385,5 +393,81 @@ describe("approvals and recovery, against real Postgres", () => {
     expect(notifier.messages).toHaveLength(0);
     expect((await repos.operations.listByStatus(["awaiting_confirmation"])).length).toBe(awaitingBefore);
     for (const dir of [sandbox.appDir, homedir(), process.cwd(), "/"]) expect(existsSync(join(dir, MARKER)), dir).toBe(false);
+  });
+});
+
+describe("through grammY and the Bot API emulator (in-process bot, same sandbox)", () => {
+  const GROUP = { id: -1001000000042, type: "supergroup" as const, title: "ops" };
+  const ONCALL = { id: 7001, username: "oncall" };
+  const SECOND = { id: 7002, username: "second" };
+  const STRANGER = { id: 666, username: "stranger" };
+  let emulator: BotApiEmulator;
+  let runner: RunnerHandle;
+  let ops: Operations;
+
+  beforeAll(async () => {
+    emulator = await BotApiEmulator.start();
+    const api = new Api(emulator.token, { apiRoot: emulator.apiRoot });
+    const notifier = new TelegramNotifier(api, { perChatIntervalMs: 200 });
+    ops = createOperations({ repos, audit, notifier, targets: { prod: { shell, docker: connections.docker } }, config, clock: systemClock, log });
+    running.push(ops);
+    const bot = createBot({
+      token: emulator.token,
+      apiRoot: emulator.apiRoot,
+      rules: { adminChatIds: [GROUP.id], adminUserIds: [ONCALL.id, SECOND.id] },
+      audit,
+      processedUpdates: new ProcessedUpdates(database.db),
+      features: [createOperationsFeature({ service: ops.service }), createStatusFeature({ status: ops.status })],
+      log,
+      configureApi: () => {},
+      botInfo: await api.getMe(),
+    });
+    runner = run(bot);
+  });
+
+  afterAll(async () => {
+    if (runner?.isRunning()) await runner.stop();
+    await emulator?.stop();
+  });
+
+  it("/deploy → plan with buttons → a stranger's press is refused → Confirm → one message edited to ✅", async () => {
+    emulator.sendCommand(GROUP, ONCALL, "/deploy v2.0.0");
+    const plan = await emulator.waitForMessage((m) => m.chatId === GROUP.id && m.replyMarkup !== undefined, 30_000);
+    expect(plan.text).toMatch(/Deploy v2\.0\.0 → prod/);
+    const buttons = plan.replyMarkup!.inline_keyboard.flat() as { text: string; callback_data?: string }[];
+    const confirm = buttons.find((b) => b.text.includes("Confirm"))!.callback_data!;
+
+    const intruder = emulator.pressButton(GROUP, STRANGER, plan.messageId, confirm);
+    expect((await emulator.waitForCallbackAnswer(intruder.callback_query!.id)).text ?? "").toMatch(/not allowed|^$/i);
+
+    const first = emulator.pressButton(GROUP, SECOND, plan.messageId, confirm);
+    const second = emulator.pressButton(GROUP, SECOND, plan.messageId, confirm);
+    const answers = [await emulator.waitForCallbackAnswer(first.callback_query!.id), await emulator.waitForCallbackAnswer(second.callback_query!.id)];
+    expect(answers.map((a) => a.text).sort()).toEqual([expect.stringMatching(/^Already confirmed|^Confirmed/), expect.stringMatching(/^Already confirmed|^Confirmed/)]);
+    expect(answers.filter((a) => a.text?.startsWith("Confirmed"))).toHaveLength(1);
+
+    const done = await emulator.waitForEdit((e) => e.messageId === plan.messageId && /✅|❌|↩/.test(e.text), 120_000);
+    expect(done.text).toMatch(/✅ deployed \w{7} \(v2\.0\.0\) in/);
+    expect(done.replyMarkup).toBeUndefined();
+    expect(await version()).toBe("v2");
+    // Progress edits of that one message stayed around one per second.
+    const edits = emulator.edits.filter((e) => e.messageId === plan.messageId);
+    const spanS = (edits.at(-1)!.at.getTime() - edits[0]!.at.getTime()) / 1000;
+    expect(edits.length).toBeLessThanOrEqual(Math.ceil(spanS) + 3);
+  });
+
+  it("refusals are replied in chat; /status and /logs answer; long logs come as a file", async () => {
+    emulator.sendCommand(GROUP, ONCALL, "/scale worker 9");
+    const refused = await emulator.waitForMessage((m) => m.chatId === GROUP.id && m.text.startsWith("⛔"), 30_000);
+    expect(refused.text).toContain("allowed 1 to 3");
+
+    emulator.sendCommand(GROUP, ONCALL, "/status");
+    const status = await emulator.waitForMessage((m) => m.chatId === GROUP.id && m.text.startsWith("prod"), 30_000);
+    expect(status.text).toContain(sandbox.versions.v2.slice(0, 7));
+    expect(status.text).toMatch(/web 1\/1/);
+
+    emulator.sendCommand(GROUP, ONCALL, "/logs web 500 prod");
+    const reply = await emulator.waitForMessage((m) => m.chatId === GROUP.id && m.text.startsWith("web on prod"), 30_000);
+    expect(reply.kind === "document" || reply.text.length <= 4096).toBe(true);
   });
 });

@@ -45,7 +45,7 @@ describe("deploy", () => {
       expect.objectContaining({ target: "prod", kind: "deploy", ref: "main", sha: SHA.v2, previousSha: SHA.v1, status: "succeeded", requestedByName: "alice" }),
     ]);
     const text = env.notifier.last(planned.message!.messageId);
-    expect(text).toMatch(/✓ fetched · ✓ 2222222 · ✓ built · ✓ migrate · ✓ up · ✓ healthy in [\d.]+ s/);
+    expect(text).toMatch(/✓ fetched · ✓ checkout 2222222 · ✓ built · ✓ migrate · ✓ up · ✓ healthy in [\d.]+ s/);
     expect(text).toMatch(/✅ deployed <code>2222222<\/code> \(main\) in/);
     expect(text).toContain("confirmed by @bob");
     // Every transition and step is audited, started before the first remote command.
