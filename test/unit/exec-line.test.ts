@@ -45,3 +45,14 @@ describe("parseSshHost", () => {
     expect(() => parseSshHost("root@h")).toThrow(TypeError);
   });
 });
+
+describe("expandHome", () => {
+  it("expands ~ like ssh's IdentityFile", async () => {
+    const { expandHome } = await import("../../src/infra/ssh/connection.js");
+    const { homedir } = await import("node:os");
+    expect(expandHome("~/.ssh/id_ed25519")).toBe(`${homedir()}/.ssh/id_ed25519`);
+    expect(expandHome("~")).toBe(homedir());
+    expect(expandHome("/etc/key")).toBe("/etc/key");
+    expect(expandHome("~other/key")).toBe("~other/key");
+  });
+});
