@@ -1,6 +1,6 @@
 import type { OpsFile, TargetConfig } from "../config/file.js";
 import type { OperationRepositories, OperationKind, OperationRecord, OpsLogger } from "./model.js";
-import type { Actor, AuditLog, AuditOutcome, Clock, DockerApi, Notifier, RemoteShell } from "./ports.js";
+import type { Actor, AuditLog, AuditOutcome, Clock, DockerApi, ExpectedChanges, Notifier, RemoteShell } from "./ports.js";
 import type { ProbeResult } from "./health-gate.js";
 import type { Steps } from "./steps.js";
 
@@ -26,6 +26,8 @@ export interface OperationsDeps {
   fetch?: typeof fetch;
   /** Masks secrets in command output before it reaches chat (main passes the logger's redactText). */
   redact?: (text: string) => string;
+  /** Told while an operation recreates containers, so our own changes raise no health alert. */
+  expected?: ExpectedChanges;
 }
 
 /** A resolved target: its name, config and ports. */
@@ -78,6 +80,8 @@ export interface OperationDefinition<Data = unknown> {
   kind: OperationKind;
   /** Takes the target lock while running (everything but the payout kill switch). */
   usesLock: boolean;
+  /** Stops or recreates containers (deploy, rollback, scale): health alerts hold off meanwhile. */
+  changesContainers?: boolean;
   execute(ctx: RunContext<Data>): Promise<RunOutcome>;
 }
 

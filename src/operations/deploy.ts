@@ -109,6 +109,7 @@ export async function verifyAndReadLive(ctx: RunContext<unknown>, sha: string, o
 export const deployDefinition: OperationDefinition<DeployPlanData> = {
   kind: "deploy",
   usesLock: true,
+  changesContainers: true,
   async execute(ctx) {
     const { ref, sha } = ctx.plan.data;
     const c = ctx as RunContext<unknown>;

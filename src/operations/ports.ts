@@ -171,3 +171,12 @@ export interface Notifier {
   edit(message: SentMessage, text: string, options?: MessageOptions): Promise<void>;
   sendDocument(chatId: number, filename: string, content: string | Buffer, caption?: string): Promise<SentMessage>;
 }
+
+/**
+ * How operations tell the health monitors "we are stopping/recreating containers of this target,
+ * do not alert". Implemented by src/health (ExpectedChangeRegistry).
+ */
+export interface ExpectedChanges {
+  /** Expects changes to `services` of `target` (every service when empty) until `untilMs` or `end()`. */
+  expect(target: string, services: readonly string[], untilMs: number): { end(): void };
+}

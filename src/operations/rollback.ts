@@ -84,6 +84,7 @@ export async function planRollback(target: TargetHandle, deps: OperationsDeps, t
 export const rollbackDefinition: OperationDefinition<RollbackPlanData> = {
   kind: "rollback",
   usesLock: true,
+  changesContainers: true,
   async execute(ctx) {
     const { sha, label } = ctx.plan.data;
     const c = ctx as RunContext<unknown>;

@@ -40,6 +40,9 @@ export function header(plan: StoredPlan): string {
   return `<b>${escapeHtml(plan.title)}</b>${plan.headline ? `\n${plan.headline}` : ""}`;
 }
 
+/** Upper bound of an expected change, should an operation never end (the bot crashed mid-way). */
+const EXPECTED_CHANGE_MAX_MS = 2 * 3_600_000;
+
 /**
  * Runs a confirmed operation to its end: running (with `started` committed before the first remote
  * command), heartbeat on the lock, steps with one edited progress message, the final status and
@@ -129,6 +132,8 @@ export async function runOperation(options: RunOptions): Promise<OperationRecord
   };
 
   let outcome: RunOutcome;
+  // Our own container changes are not incidents; if the operation fails, it reports that itself.
+  const change = definition.changesContainers ? deps.expected?.expect(op.target, [], clock.now().getTime() + EXPECTED_CHANGE_MAX_MS) : undefined;
   try {
     outcome = await definition.execute(ctx);
   } catch (err) {
@@ -137,6 +142,7 @@ export async function runOperation(options: RunOptions): Promise<OperationRecord
     const where = steps.failure ? ` at ${escapeHtml(steps.failure.title)}` : "";
     outcome = { status: "failed", summary: `failed${where}: ${escapeHtml(redact(message))}` };
   } finally {
+    change?.end();
     clearInterval(heartbeat);
   }
 

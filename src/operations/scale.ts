@@ -61,6 +61,7 @@ export function replicasProbe(docker: DockerApi, project: string, service: strin
 export const scaleDefinition: OperationDefinition<ScalePlanData> = {
   kind: "scale",
   usesLock: true,
+  changesContainers: true,
   async execute(ctx) {
     const { service, replicas } = ctx.plan.data;
     const cfg = ctx.target.config;

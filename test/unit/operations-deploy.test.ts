@@ -126,6 +126,38 @@ describe("deploy", () => {
   });
 });
 
+describe("expected changes", () => {
+  it("a deploy tells the health monitors to expect container changes while it runs, and ends that after", async () => {
+    const env = setup();
+    const calls: { target: string; services: readonly string[]; ended: boolean }[] = [];
+    const ops = createOperations({
+      ...env.deps,
+      expected: {
+        expect(target, services) {
+          const entry = { target, services, ended: false, shellCallsAtStart: env.shell.calls.length };
+          calls.push(entry);
+          return { end: () => void (entry.ended = true) };
+        },
+      },
+    });
+    const planned = await ops.service.requestDeploy(alice, ["main"]);
+    if (planned.status !== "planned") throw new Error("not planned");
+    const pressed = await ops.service.confirm(bob, planned.operationId);
+    if (pressed.status !== "confirmed") throw new Error("not confirmed");
+    expect(calls).toEqual([expect.objectContaining({ target: "prod", services: [] })]);
+    expect((await pressed.done).status).toBe("succeeded");
+    expect(calls[0]!.ended).toBe(true);
+  });
+
+  it("a backup changes no containers and expects nothing", async () => {
+    const env = setup({ backup: { command: "pg_dump -Fc app", dir: "/var/backups/app" } });
+    let expected = 0;
+    const ops = createOperations({ ...env.deps, expected: { expect: () => (expected++, { end() {} }) } });
+    await ops.service.backup(alice, []);
+    expect(expected).toBe(0);
+  });
+});
+
 describe("rollback", () => {
   it("with no argument undoes the last successful deployment, and says the database is not restored", async () => {
     const env = setup();
