@@ -8,8 +8,10 @@ import type { AlertPolicy, IncidentKey, Signal } from "./types.js";
  * Container health from the Docker event stream of one compose project: a `die` (exit code, OOM
  * when an `oom` event preceded it) or `health_status: unhealthy` is a failure at once — an event,
  * not a poll — and a service is healthy again when every one of its containers runs and is not
- * unhealthy/starting, as `listContainers` shows after a `start`/`healthy` event (re-checked
- * every `recheckMs` too, which also catches deaths missed while the stream was reconnecting).
+ * unhealthy/starting, as `listContainers` shows after a `start`/`healthy` event. Services still
+ * down are re-listed every `recheckMs` (a missed start event, a restart of the bot). Deaths during
+ * a stream outage are not polled for: DockerApi.events replays them (`since`) when it reconnects.
+ * Listing is not free (an inspect per container over SSH), so nothing is listed while all is well.
  *
  * One incident per service (subject = service): 20 replicas dying are one incident listing them.
  * A service dying `restartLoopCount` times within the window is a restart loop, and counts as
@@ -31,7 +33,7 @@ export interface DockerMonitorOptions {
   remindEveryMs: number | null;
   /** Wait after a start before believing it (a container dying at once is not a recovery). */
   settleMs?: number;
-  /** Re-list the project's containers this often (recovery of known-down services, missed deaths). */
+  /** Re-list the project's containers this often while a service is down (a missed start event). */
   recheckMs?: number;
 }
 
@@ -53,8 +55,9 @@ export class DockerMonitor {
   private readonly o: DockerMonitorOptions;
   private readonly services = new Map<string, ServiceState>();
   private readonly oomAt = new Map<string, number>();
-  /** container name → running, from the previous listing (to notice deaths we missed) */
-  private lastRunning: Map<string, { service: string; running: boolean }> | null = null;
+  /** service → replicas at the last listing (to name the container when one of several died) */
+  private replicas = new Map<string, number>();
+  private verifying = false;
   private stream: { stop(): void } | null = null;
   private recheckTimer: NodeJS.Timeout | null = null;
   private stopped = false;
@@ -187,10 +190,7 @@ export class DockerMonitor {
   }
 
   private replicasOf(service: string): number {
-    if (!this.lastRunning) return 1;
-    let n = 0;
-    for (const c of this.lastRunning.values()) if (c.service === service) n++;
-    return n;
+    return this.replicas.get(service) ?? 1;
   }
 
   private scheduleVerify(service: string, delayMs: number): void {
@@ -214,7 +214,8 @@ export class DockerMonitor {
       return;
     }
     if (this.stopped) return;
-    this.noticeMissedDeaths(list);
+    this.replicas = new Map();
+    for (const c of list) this.replicas.set(c.service, (this.replicas.get(c.service) ?? 0) + 1);
     for (const service of services) this.settle(service, list, seqs.get(service) ?? 0);
   }
 
@@ -243,31 +244,24 @@ export class DockerMonitor {
     }
     for (const name of [...st.down.keys()]) {
       const c = mine.find((x) => x.name === name);
-      if (c && c.state === "running" && c.health !== "unhealthy" && c.health !== "starting") st.down.delete(name);
+      // Gone (scaled down, removed) or healthy again: no longer down.
+      if (!c || (c.state === "running" && c.health !== "unhealthy" && c.health !== "starting")) st.down.delete(name);
     }
     if (st.down.size > 0 && this.o.openServices().includes(service)) {
       this.o.emit({ key: this.key(service), at: new Date(now), ok: false, error: this.describe(service, st), policy: this.policy, weight: 0 });
     }
   }
 
-  /** A container that ran at the previous listing and is now exited, with no event seen: a missed death. */
-  private noticeMissedDeaths(list: ContainerSummary[]): void {
-    const previous = this.lastRunning;
-    this.lastRunning = new Map(list.map((c) => [c.name, { service: c.service, running: c.state === "running" }]));
-    if (!previous) return;
-    for (const c of list) {
-      const before = previous.get(c.name);
-      if (!before?.running || c.state === "running" || c.state === "restarting") continue;
-      const st = this.stateOf(c.service);
-      if (st.down.has(c.name) || this.o.expected.isExpected(this.o.target, c.service)) continue;
-      this.fail(c.service, c.name, summaryReason(c), this.o.clock.now().getTime(), true, c.exitCode);
-    }
-  }
-
   private async recheck(): Promise<void> {
     const wanted = new Set<string>(this.o.openServices());
     for (const [service, st] of this.services) if (st.down.size > 0) wanted.add(service);
-    await this.verify([...wanted]);
+    if (wanted.size === 0 || this.verifying) return;
+    this.verifying = true;
+    try {
+      await this.verify([...wanted]);
+    } finally {
+      this.verifying = false;
+    }
   }
 
   private key(service: string): IncidentKey {
