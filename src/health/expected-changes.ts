@@ -1,4 +1,4 @@
-import type { Clock } from "../operations/ports.js";
+import type { Clock, ExpectedChanges as ExpectedChangesPort } from "../operations/ports.js";
 
 /**
  * The port opsgram's own operations use to say "we are stopping/recreating these containers, do
@@ -19,19 +19,15 @@ import type { Clock } from "../operations/ports.js";
  * still count: a deploy that fixes a crashing service resolves its incident. If the operation then
  * fails, the operation reports that; a container still down afterwards alerts on its next event,
  * and a failing HTTP check alerts once its thresholds are reached again.
+ *
+ * The interface lives in operations/ports.ts (operations may not import health/); this is it.
+ * `expect(target, services, untilMs)`: `services` empty = every service of the target; `untilMs`
+ * is epoch ms (the operation's own upper bound), ended early by `end()`.
  */
-export interface ExpectedChanges {
-  /**
-   * Expects changes to `services` of `target` (every service when empty) until `untilMs` (epoch
-   * ms, the operation's own timeout) or until `end()` is called, whichever comes first.
-   */
-  expect(target: string, services: readonly string[], untilMs: number): ExpectedChange;
-}
+export type ExpectedChanges = ExpectedChangesPort;
 
 /** One expectation; `end()` is idempotent. */
-export interface ExpectedChange {
-  end(): void;
-}
+export type ExpectedChange = ReturnType<ExpectedChanges["expect"]>;
 
 /** Events from a change can trail the operation by a moment (the engine reports a die after the CLI returns). */
 export const EXPECTED_CHANGE_GRACE_MS = 5_000;
