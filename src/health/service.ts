@@ -67,17 +67,18 @@ export class HealthService implements AlertsControl {
 
   /** Feeds an observation from a monitor. Never throws: storage errors are logged. */
   submit(signal: Signal): Promise<void> {
+    // Monitors fire and forget: the failure is logged by serial(), never an unhandled rejection.
     return this.serial(async () => {
       await this.apply(this.engine.observe(signal));
-    });
+    }).catch(() => {});
   }
 
-  /** Mute expiry and reminders; the health loop calls it every few seconds. */
+  /** Mute expiry and reminders; the health loop calls it every second. Never throws (logged). */
   tick(): Promise<void> {
     return this.serial(async () => {
       const { effects } = this.engine.tick(this.clock.now());
       await this.apply(effects);
-    });
+    }).catch(() => {});
   }
 
   openIncidents(): Incident[] {

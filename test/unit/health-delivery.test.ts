@@ -166,3 +166,17 @@ describe("delivery", () => {
     expect(store.mutes.get("prod:docker:web")?.until).toEqual(new Date(Date.UTC(2026, 10, 22, 13, 0, 0) + 500));
   });
 });
+
+describe("storage failures", () => {
+  it("a monitor's signal never rejects when the store fails; the next change is persisted again", async () => {
+    const { clock, service, store } = await setup();
+    const save = store.saveIncident.bind(store);
+    store.saveIncident = async () => {
+      throw new Error("connection refused");
+    };
+    await expect(service.submit(died("web", clock.now()))).resolves.toBeUndefined();
+    store.saveIncident = save;
+    await service.submit({ ...healthy("web", clock.now()) });
+    expect([...store.incidents.values()]).toMatchObject([{ state: "resolved" }]);
+  });
+});
