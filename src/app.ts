@@ -1,15 +1,23 @@
 import { run, type RunnerHandle } from "@grammyjs/runner";
-import { autoRetry } from "@grammyjs/auto-retry";
-import { Api, GrammyError, HttpError, type RawApi } from "grammy";
+import { Api, GrammyError, HttpError } from "grammy";
 import type { UserFromGetMe } from "grammy/types";
 import type { Config } from "./config/load.js";
 import { createBot, commandList } from "./bot/bot.js";
 import type { BotFeature } from "./bot/context.js";
+import { createAlertsFeature } from "./bot/handlers/alerts.js";
+import { createOperationsFeature } from "./bot/handlers/operations.js";
+import { createStatusFeature } from "./bot/handlers/status.js";
+import { startHealth, type HealthTarget } from "./health/index.js";
+import { createOperationRepositories } from "./infra/db/repos/operations.js";
+import { createTargetConnections, type TargetConnections } from "./infra/targets.js";
+import { TelegramNotifier, configureApi } from "./infra/telegram/index.js";
+import { createOperations, type TargetPorts } from "./operations/index.js";
+import { systemClock } from "./operations/ports.js";
 import { PostgresAuditLog } from "./infra/db/audit-log.js";
 import { openDatabase, type DatabaseHandle } from "./infra/db/client.js";
 import { migrate } from "./infra/db/migrate.js";
 import { ProcessedUpdates } from "./infra/db/processed-updates.js";
-import type { Logger } from "./infra/logger.js";
+import { redactText, type Logger } from "./infra/logger.js";
 import { SetupError } from "./startup-error.js";
 
 export interface RunningApp {
@@ -17,11 +25,6 @@ export interface RunningApp {
 }
 
 const EXAMPLE_CONFIG = "deploy/opsgram.example.yml";
-
-function configureApi(api: Api<RawApi>): void {
-  // Bounded: the plugin's defaults retry forever (PITFALLS 5).
-  api.config.use(autoRetry({ maxRetryAttempts: 3, maxDelaySeconds: 30, rethrowHttpErrors: false }));
-}
 
 async function openMigratedDatabase(config: Config, log: Logger): Promise<DatabaseHandle> {
   let handle: DatabaseHandle;
@@ -82,7 +85,10 @@ export async function checkSetup(config: Config, log: Logger): Promise<string[]>
   return ["opsgram: setup ok", ...lines];
 }
 
-/** Composition root: database → audit → bot (+ features) → long polling. */
+/**
+ * Composition root: database → audit → targets (SSH/local shells, Docker) → operations and health
+ * → bot features → long polling. Stopping runs the same chain backwards.
+ */
 export async function startApp(config: Config, log: Logger): Promise<RunningApp> {
   if (!config.opsFileFound || Object.keys(config.ops.targets).length === 0) {
     log.warn(`no targets configured: copy ${EXAMPLE_CONFIG} to ${config.env.configPath} and edit it`);
@@ -90,7 +96,6 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
   const database = await openMigratedDatabase(config, log);
   const audit = new PostgresAuditLog(database.db);
   const processedUpdates = new ProcessedUpdates(database.db);
-  const features: BotFeature[] = [];
   let botInfo: UserFromGetMe;
   try {
     botInfo = await getMe(config);
@@ -98,6 +103,46 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
     await database.close();
     throw tokenProblem(err);
   }
+
+  // Nothing connects yet: each target's SSH connection opens on first use, so a target that is
+  // down does not stop the bot from starting (it shows as unreachable in /status and alerts).
+  const connections = new Map<string, TargetConnections>();
+  for (const [name, target] of Object.entries(config.ops.targets)) connections.set(name, createTargetConnections(name, target, log));
+  const targetPorts: Record<string, TargetPorts> = {};
+  const healthTargets: Record<string, HealthTarget> = {};
+  for (const [name, c] of connections) {
+    targetPorts[name] = { shell: c.shell, docker: c.docker };
+    healthTargets[name] = { shell: c.shell, docker: c.docker, project: c.project, config: config.ops.targets[name]!.health };
+  }
+
+  // Operations and alerts talk to Telegram through their own Api with bounded, paced retries;
+  // they never depend on the chat being up.
+  const notifierApi = new Api(config.env.telegramBotToken, config.env.telegramApiRoot ? { apiRoot: config.env.telegramApiRoot } : undefined);
+  const notifier = new TelegramNotifier(notifierApi, { log: log.child({ module: "notifier" }) });
+  const repos = createOperationRepositories(database.db);
+  const health = await startHealth({
+    db: database.db,
+    notifier,
+    targets: healthTargets,
+    alertChatIds: config.env.alertChatIds,
+    log: log.child({ module: "health" }),
+  });
+  const operations = createOperations({
+    repos,
+    audit,
+    notifier,
+    targets: targetPorts,
+    config: config.ops,
+    clock: systemClock,
+    log: log.child({ module: "operations" }),
+    redact: redactText,
+    expected: health.expected,
+  });
+  const features: BotFeature[] = [
+    createOperationsFeature({ service: operations.service }),
+    createStatusFeature({ status: operations.status }),
+    createAlertsFeature({ alerts: health.alerts, audit }),
+  ];
 
   const bot = createBot({
     token: config.env.telegramBotToken,
@@ -115,6 +160,8 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
   } catch (err) {
     log.warn({ err }, "setMyCommands failed; the command menu may be stale");
   }
+  const recovered = await operations.start();
+  if (recovered.length > 0) log.warn({ count: recovered.length }, "operations interrupted by the last shutdown were recovered");
 
   const pruneTimer = setInterval(() => {
     processedUpdates.prune().catch((err: unknown) => log.warn({ err }, "pruning processed_updates failed"));
@@ -122,12 +169,16 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
   pruneTimer.unref();
 
   const runner: RunnerHandle = run(bot, { runner: { fetch: { allowed_updates: ["message", "callback_query"] } } });
-  log.info({ bot: bot.botInfo.username, admin_chats: config.env.adminChatIds.length }, "opsgram started");
+  log.info({ bot: bot.botInfo.username, admin_chats: config.env.adminChatIds.length, targets: [...connections.keys()] }, "opsgram started");
 
   return {
     async stop() {
       clearInterval(pruneTimer);
+      // Stop taking updates first, then let running work settle, then close what it used.
       if (runner.isRunning()) await runner.stop();
+      await operations.stop();
+      await health.stop();
+      await Promise.allSettled([...connections.values()].map((c) => c.close()));
       await database.close();
       log.info("stopped");
     },
