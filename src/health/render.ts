@@ -86,7 +86,9 @@ export function renderRecoveryMessage(lines: readonly string[]): string {
 
 /** "⏰ prod: web still down after 1 h 5 min — web exited (code 137)" */
 export function reminderLine(incident: Incident, now: Date): string {
-  return `⏰ ${incident.key.target}: still down after ${formatDuration(now.getTime() - incident.openedAt.getTime())} — ${incident.lastError}`;
+  const open = formatDuration(now.getTime() - incident.openedAt.getTime());
+  if (incident.key.source === "payouts") return `⏰ ${incident.key.target}: ${incident.lastError} — reminder, open for ${open}`;
+  return `⏰ ${incident.key.target}: still down after ${open} — ${incident.lastError}`;
 }
 
 export function renderReminderMessage(lines: readonly string[]): string {

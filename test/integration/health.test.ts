@@ -11,13 +11,14 @@ import { PostgresAuditLog } from "../../src/infra/db/audit-log.js";
 import { openDatabase, type DatabaseHandle } from "../../src/infra/db/client.js";
 import { migrate } from "../../src/infra/db/migrate.js";
 import { AlertOutboxRepo } from "../../src/infra/db/repos/alert-outbox.js";
-import { auditEvents, incidents } from "../../src/infra/db/schema/index.js";
+import { auditEvents, backups, incidents, payoutsState } from "../../src/infra/db/schema/index.js";
 import { createLogger } from "../../src/infra/logger.js";
 import { TelegramNotifier } from "../../src/infra/telegram/notifier.js";
 import { createTargetConnections, type TargetConnections } from "../../src/infra/targets.js";
 import { BotApiEmulator, type BotMessage } from "../emulator/bot-api-emulator.js";
 import { startSandbox, type Sandbox } from "../sandbox/index.js";
 import { createTestDatabase } from "../support/db.js";
+import { freePort } from "../support/ports.js";
 
 /**
  * Health alerts against the real thing: the sandbox VPS (dockerd + compose app over pinned SSH),
@@ -304,5 +305,68 @@ describe("health alerts (sandbox + Postgres + emulator)", () => {
     expect(muteAudit).toMatchObject({ userId: ALICE.id, args: { minutes: 60 } });
     await docker("exec", id, "sh", "-c", "echo ok > /www/health");
     await settled();
+  });
+  it("disk, backup age, payouts reminder and reachability against the real target and database", async () => {
+    // A second instance on its own database and chat, so its alerts do not mix with the ones above.
+    const AUX_CHAT = -1005678;
+    const aux = await openDatabase({ url: createTestDatabase("health_aux"), dataDir: "/unused" });
+    await migrate(aux);
+    const deadPort = await freePort();
+    const parsed = fileSchema.parse({
+      targets: {
+        aux: {
+          host: `ssh://${sandbox.ssh.username}@127.0.0.1:${sandbox.ssh.port}`,
+          ssh: { privateKeyPath: sandbox.ssh.privateKeyPath, knownHostsPath: sandbox.ssh.knownHostsPath },
+          appDir: sandbox.appDir,
+          compose: { command: "docker-compose", project: "nosuchproject" },
+          health: { disk: { path: "/", warnPercent: 1, intervalSeconds: 5 }, backupMaxAgeHours: 1, payoutsPausedReminderMinutes: 0.02 },
+        },
+        gone: {
+          host: `ssh://${sandbox.ssh.username}@127.0.0.1:${deadPort}`,
+          ssh: { privateKeyPath: sandbox.ssh.privateKeyPath, knownHostsPath: sandbox.ssh.knownHostsPath, connectTimeoutSeconds: 2 },
+          appDir: sandbox.appDir,
+          compose: { command: "docker-compose", project: "gone" },
+          health: { reachabilityIntervalSeconds: 5 },
+        },
+      },
+    }).targets;
+    const auxConn = createTargetConnections("aux", parsed.aux!, log);
+    const goneConn = createTargetConnections("gone", parsed.gone!, log);
+    await aux.db.insert(payoutsState).values({ target: "aux", paused: true, byName: "alice", reason: "fraud check", since: new Date(Date.now() - 3_600_000) });
+    const second = await startHealth({
+      db: aux.db,
+      notifier: new TelegramNotifier(new Api(telegram.token, { apiRoot: telegram.apiRoot }), { log, perChatIntervalMs: 200 }),
+      targets: {
+        aux: { shell: auxConn.shell, docker: auxConn.docker, project: auxConn.project, config: parsed.aux!.health },
+        gone: { shell: goneConn.shell, docker: goneConn.docker, project: goneConn.project, config: parsed.gone!.health },
+      },
+      alertChatIds: [AUX_CHAT],
+      log,
+      tuning: { coalesceMs: 200, backupCheckIntervalMs: 500, payoutsCheckIntervalMs: 500, tickMs: 200, outboxPollMs: 500 },
+    });
+    const inAux = (re: RegExp) => (m: BotMessage) => m.chatId === AUX_CHAT && re.test(m.history[0]?.text ?? m.text);
+    // Alerts that open together share one message (coalesced), so look without consuming.
+    const seen = (re: RegExp, timeoutMs = 10_000) => waitUntil(`a message matching ${re}`, () => telegram.messages.find(inAux(re)), timeoutMs);
+    try {
+      await seen(/🔴 aux: disk \/ is \d+% full \(warning at 1%\)/);
+      await seen(/🔴 aux: no successful backup recorded \(max age 1 h\)/);
+      await seen(/🔴 aux: payouts paused since .* by @alice: fraud check/);
+      // The payouts reminder repeats at its interval while paused.
+      await waitUntil("two payouts reminders", () => (telegram.messages.filter(inAux(/^⏰ aux: payouts paused since/)).length >= 2 ? true : undefined));
+      await seen(/🔴 gone: not answering over SSH/, 20_000);
+
+      await aux.db.insert(backups).values({ target: "aux", status: "succeeded", path: "/backups/aux.dump", createdAt: new Date() });
+      await seen(/^🟢 aux: backups are fresh again after/);
+      await aux.db.update(payoutsState).set({ paused: false }).where(eq(payoutsState.target, "aux"));
+      await seen(/^🟢 aux: payouts resumed/);
+      const reminders = telegram.messages.filter(inAux(/^⏰ aux: payouts/)).length;
+      await sleep(2_000);
+      expect(telegram.messages.filter(inAux(/^⏰ aux: payouts/)).length).toBe(reminders); // resolved: no more
+    } finally {
+      await second.stop();
+      await auxConn.close();
+      await goneConn.close();
+      await aux.close();
+    }
   });
 });
