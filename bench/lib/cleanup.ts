@@ -1,0 +1,51 @@
+/**
+ * Everything a benchmark started, stopped in reverse order exactly once — on success, on an
+ * exception, on Ctrl-C/SIGTERM, or when the run overstays its time limit.
+ */
+export class Cleanup {
+  private readonly steps: { name: string; run: () => unknown }[] = [];
+  private running: Promise<void> | undefined;
+
+  /** Registers a step; returns a function that runs that step now (and only once). */
+  add(name: string, run: () => unknown): () => Promise<void> {
+    const step = { name, run };
+    this.steps.push(step);
+    return async () => {
+      const index = this.steps.indexOf(step);
+      if (index === -1) return;
+      this.steps.splice(index, 1);
+      await runStep(step);
+    };
+  }
+
+  /** Runs every remaining step, newest first; a failing step is reported and the rest still run. */
+  runAll(): Promise<void> {
+    this.running ??= (async () => {
+      while (this.steps.length > 0) await runStep(this.steps.pop()!);
+    })();
+    return this.running;
+  }
+
+  /**
+   * Cleans up and exits on SIGINT/SIGTERM, and after `limitMs` whatever the benchmark is doing.
+   * Returns a function that disarms the time limit.
+   */
+  armExits(limitMs: number): () => void {
+    const bail = (why: string, code: number) => {
+      process.stderr.write(`\nbench: ${why}; cleaning up\n`);
+      void this.runAll().finally(() => process.exit(code));
+    };
+    process.once("SIGINT", () => bail("interrupted", 130));
+    process.once("SIGTERM", () => bail("terminated", 143));
+    const timer = setTimeout(() => bail(`time limit of ${limitMs / 1000} s reached`, 1), limitMs);
+    return () => clearTimeout(timer);
+  }
+}
+
+async function runStep(step: { name: string; run: () => unknown }): Promise<void> {
+  try {
+    await step.run();
+  } catch (err) {
+    process.stderr.write(`bench: cleanup step "${step.name}" failed: ${(err as Error).message}\n`);
+  }
+}
