@@ -2,8 +2,7 @@
  * The records operations keep and the repositories that store them. Operations depend on these
  * small interfaces only; infra/db/repos implements them over drizzle, unit tests over a Map.
  *
- * The status and kind lists mirror infra/db/schema (which operations may not import); the repos
- * check at compile time that both stay the same.
+ * The status and kind lists are the source of infra/db/schema's CHECK constraints.
  */
 
 export const OPERATION_KINDS = ["deploy", "rollback", "scale", "backup", "pause_payouts", "resume_payouts"] as const;

@@ -7,22 +7,13 @@ import type {
   OperationRepositories,
   OperationsRepo,
   OperationStatus,
-  OperationKind,
 } from "../../../operations/model.js";
 import type { Db } from "../client.js";
-import { operations, type OperationRow, type OperationStatus as DbStatus, type OperationKind as DbKind } from "../schema/index.js";
+import { operations, type OperationRow } from "../schema/index.js";
 import { DrizzleBackupsRepo } from "./backups.js";
 import { DrizzleDeploymentsRepo } from "./deployments.js";
 import { DrizzleLocksRepo } from "./locks.js";
 import { DrizzlePayoutsRepo } from "./payouts.js";
-
-// The operations layer keeps its own copy of these lists (it may not import drizzle); fail to
-// compile when the two drift apart.
-type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
-const statusesMatch: Same<OperationStatus, DbStatus> = true;
-const kindsMatch: Same<OperationKind, DbKind> = true;
-void statusesMatch;
-void kindsMatch;
 
 function toRecord(row: OperationRow): OperationRecord {
   return {

@@ -1,23 +1,9 @@
 import { bigint, check, index, jsonb, pgTable, text, timestamp } from "drizzle-orm/pg-core";
+import { OPERATION_KINDS, OPERATION_STATUSES } from "../../../operations/model.js";
 import { oneOf } from "./sql-helpers.js";
 
-export const OPERATION_KINDS = ["deploy", "rollback", "scale", "backup", "pause_payouts", "resume_payouts"] as const;
-export type OperationKind = (typeof OPERATION_KINDS)[number];
-
-export const OPERATION_STATUSES = [
-  "requested",
-  "awaiting_confirmation",
-  "confirmed",
-  "running",
-  "succeeded",
-  "failed",
-  "rolled_back",
-  "cancelled",
-  "expired",
-  "denied",
-  "interrupted",
-] as const;
-export type OperationStatus = (typeof OPERATION_STATUSES)[number];
+// The lists belong to the operations layer; the database enforces the same ones with CHECKs.
+export { OPERATION_KINDS, OPERATION_STATUSES, type OperationKind, type OperationStatus } from "../../../operations/model.js";
 
 /**
  * One row per guarded operation: the approval is state here, not in chat. The id is short, random
