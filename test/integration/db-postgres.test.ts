@@ -189,6 +189,32 @@ describe("audit_events on a real Postgres", () => {
     expect(new Set(rows.map((r) => r.prevHash)).size).toBe(rows.length);
   });
 
+  it("group commit: a burst is written in few transactions, each caller gets its own committed row, a bad event fails alone", async () => {
+    const log = new PostgresAuditLog(handle.db);
+    const event = (i: number) => ({
+      chatId: -100200,
+      userId: 5000 + i,
+      username: `burst${i}`,
+      action: "help",
+      target: null,
+      args: { i },
+      outcome: (i === 137 ? "not-an-outcome" : "info") as "info",
+      operationId: null,
+      detail: null,
+    });
+    const results = await Promise.allSettled(Array.from({ length: 300 }, (_, i) => log.append(event(i))));
+    const rejected = results.flatMap((r, i) => (r.status === "rejected" ? [i] : []));
+    expect(rejected).toEqual([137]);
+    const rows = results.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+    // Each caller got the row of its own event, in the order asked.
+    expect(rows.map((r) => (r.args as { i: number }).i)).toEqual(Array.from({ length: 300 }, (_, i) => i).filter((i) => i !== 137));
+    const stored = await handle.db.select({ createdAt: auditEvents.createdAt }).from(auditEvents).where(sql`user_id between 5000 and 5299`);
+    expect(stored).toHaveLength(299);
+    // Rows of one transaction share created_at: far fewer transactions than events.
+    expect(new Set(stored.map((r) => r.createdAt.getTime())).size).toBeLessThan(100);
+    expect(await log.verifyChain()).toMatchObject({ ok: true });
+  });
+
   it("an insert that bypasses the app cannot fork the chain", async () => {
     const c = rawClient(url);
     expect(

@@ -116,6 +116,15 @@ function nullableText(text: string | null): string | null {
   return text === null ? null : storableText(text);
 }
 
+/** Events written in one transaction at most (the rest wait for the next). */
+const MAX_BATCH = 200;
+
+interface PendingAppend {
+  event: AuditEventInput;
+  resolve(row: AuditEvent): void;
+  reject(err: unknown): void;
+}
+
 export interface PostgresAuditLogOptions {
   /** Source of `created_at`. Default: the system clock. */
   clock?: Clock;
@@ -137,38 +146,77 @@ export class PostgresAuditLog implements AuditLog {
     this.clock = options.clock ?? systemClock;
   }
 
-  /** Appends one event; resolves with the stored row only after it is committed. */
-  async append(event: AuditEventInput): Promise<AuditEvent> {
+  /**
+   * Appends one event; resolves with the stored row only after it is committed.
+   *
+   * Group commit: appends that arrive while a write is in flight are queued and written together
+   * in the next transaction (one lock, one multi-row insert), so the chain's single writer is not
+   * the bottleneck under load. Each caller still resolves only after its own row is committed.
+   */
+  append(event: AuditEventInput): Promise<AuditEvent> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ event, resolve, reject });
+      if (!this.writing) void this.drain();
+    });
+  }
+
+  private readonly pending: PendingAppend[] = [];
+  private writing = false;
+
+  private async drain(): Promise<void> {
+    this.writing = true;
+    try {
+      while (this.pending.length > 0) await this.writeOrSplit(this.pending.splice(0, MAX_BATCH));
+    } finally {
+      this.writing = false;
+    }
+  }
+
+  /** Writes a batch; if it fails, halves it (in order) so one bad event fails alone. */
+  private async writeOrSplit(batch: PendingAppend[]): Promise<void> {
+    try {
+      const rows = await this.writeBatch(batch.map((p) => p.event));
+      batch.forEach((p, i) => p.resolve(rows[i]!));
+    } catch (err) {
+      if (batch.length === 1) return batch[0]!.reject(err);
+      const half = Math.ceil(batch.length / 2);
+      await this.writeOrSplit(batch.slice(0, half));
+      await this.writeOrSplit(batch.slice(half));
+    }
+  }
+
+  /** Writes events in order as one transaction under the chain lock; returns them as stored. */
+  private async writeBatch(events: readonly AuditEventInput[]): Promise<AuditEvent[]> {
+    const prepared = events.map((event) => ({
+      chatId: event.chatId,
+      userId: event.userId,
+      username: nullableText(event.username),
+      action: storableText(event.action),
+      target: nullableText(event.target),
+      args: toAuditJson(event.args),
+      outcome: event.outcome,
+      operationId: nullableText(event.operationId),
+      detail: toAuditJson(event.detail),
+    }));
     return this.db.transaction(
       async (tx) => {
         await tx.execute(sql.raw(`SELECT pg_advisory_xact_lock(${AUDIT_CHAIN_LOCK_KEY})`));
-        const [last] = await tx
-          .select({ hash: auditEvents.hash })
-          .from(auditEvents)
-          .orderBy(desc(auditEvents.id))
-          .limit(1);
-        const prevHash = last?.hash ?? GENESIS_HASH;
+        const [last] = await tx.select({ hash: auditEvents.hash }).from(auditEvents).orderBy(desc(auditEvents.id)).limit(1);
+        let prevHash = last?.hash ?? GENESIS_HASH;
         // Taken inside the lock so created_at follows the chain order; whole milliseconds, which
         // timestamptz (µs) stores and returns unchanged.
-        const fields: AuditHashedFields = {
-          createdAt: new Date(this.clock.now().getTime()),
-          chatId: event.chatId,
-          userId: event.userId,
-          username: nullableText(event.username),
-          action: storableText(event.action),
-          target: nullableText(event.target),
-          args: toAuditJson(event.args),
-          outcome: event.outcome,
-          operationId: nullableText(event.operationId),
-          detail: toAuditJson(event.detail),
-        };
-        const hash = auditRowHash(prevHash, fields);
-        const [row] = await tx
-          .insert(auditEvents)
-          .values({ ...fields, prevHash, hash })
-          .returning();
-        if (!row) throw new Error("audit_events insert returned no row");
-        return toAuditEvent(row);
+        const createdAt = new Date(this.clock.now().getTime());
+        const values = prepared.map((p) => {
+          const fields: AuditHashedFields = { createdAt, ...p };
+          const hash = auditRowHash(prevHash, fields);
+          const row = { ...fields, prevHash, hash };
+          prevHash = hash;
+          return row;
+        });
+        const rows = await tx.insert(auditEvents).values(values).returning();
+        if (rows.length !== values.length) throw new Error(`audit_events insert returned ${rows.length} rows for ${values.length}`);
+        // Ids follow the VALUES order; sort so the i-th row answers the i-th event.
+        return rows.sort((a, b) => a.id - b.id).map(toAuditEvent);
       },
       // A snapshot taken before the lock was granted (REPEATABLE READ) would miss the previous
       // writer's row and fork the chain; READ COMMITTED reads after the wait.
