@@ -24,6 +24,19 @@ export interface RunningApp {
   stop(): Promise<void>;
 }
 
+export interface StartAppOptions {
+  /**
+   * Called when update polling stops for good (Telegram answered 401 or 409: the token was
+   * revoked, or another process polls with it). main.ts stops the app and exits non-zero.
+   */
+  onFatal(err: Error): void;
+}
+
+/** Seconds before a Bot API call is abandoned; long polling waits up to 30 s, so more than that. */
+const BOT_API_TIMEOUT_SECONDS = 45;
+/** The notifier's calls are short; a hung connection must not stall a chat's queue for long. */
+const NOTIFIER_API_TIMEOUT_SECONDS = 30;
+
 const EXAMPLE_CONFIG = "deploy/opsgram.example.yml";
 
 async function openMigratedDatabase(config: Config, log: Logger): Promise<DatabaseHandle> {
@@ -89,7 +102,7 @@ export async function checkSetup(config: Config, log: Logger): Promise<string[]>
  * Composition root: database → audit → targets (SSH/local shells, Docker) → operations and health
  * → bot features → long polling. Stopping runs the same chain backwards.
  */
-export async function startApp(config: Config, log: Logger): Promise<RunningApp> {
+export async function startApp(config: Config, log: Logger, options: StartAppOptions): Promise<RunningApp> {
   if (!config.opsFileFound || Object.keys(config.ops.targets).length === 0) {
     log.warn(`no targets configured: copy ${EXAMPLE_CONFIG} to ${config.env.configPath} and edit it`);
   }
@@ -117,7 +130,10 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
 
   // Operations and alerts talk to Telegram through their own Api with bounded, paced retries;
   // they never depend on the chat being up.
-  const notifierApi = new Api(config.env.telegramBotToken, config.env.telegramApiRoot ? { apiRoot: config.env.telegramApiRoot } : undefined);
+  const notifierApi = new Api(config.env.telegramBotToken, {
+    timeoutSeconds: NOTIFIER_API_TIMEOUT_SECONDS,
+    ...(config.env.telegramApiRoot ? { apiRoot: config.env.telegramApiRoot } : {}),
+  });
   const notifier = new TelegramNotifier(notifierApi, { log: log.child({ module: "notifier" }) });
   const repos = createOperationRepositories(database.db);
   const health = await startHealth({
@@ -154,6 +170,7 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
     log,
     configureApi,
     botInfo,
+    timeoutSeconds: BOT_API_TIMEOUT_SECONDS,
   });
   try {
     await bot.api.setMyCommands(commandList(features));
@@ -169,6 +186,17 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
   pruneTimer.unref();
 
   const runner: RunnerHandle = run(bot, { runner: { fetch: { allowed_updates: ["message", "callback_query"] } } });
+  runner.task()?.catch((err: unknown) => {
+    const error = err instanceof Error ? err : new Error(String(err));
+    const hint =
+      err instanceof GrammyError && err.error_code === 409
+        ? "another process is polling with this token (or a webhook is set): stop it"
+        : err instanceof GrammyError && err.error_code === 401
+          ? "Telegram no longer accepts the token: get a new one from @BotFather"
+          : "update polling failed";
+    log.fatal({ err: error, hint }, `stopped receiving updates: ${hint}`);
+    options.onFatal(error);
+  });
   log.info({ bot: bot.botInfo.username, admin_chats: config.env.adminChatIds.length, targets: [...connections.keys()] }, "opsgram started");
 
   return {

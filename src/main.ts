@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { loadConfig } from "./config/load.js";
 import { createLogger } from "./infra/logger.js";
 import { renderProblems, SetupError } from "./startup-error.js";
-import { checkSetup, startApp } from "./app.js";
+import { checkSetup, startApp, type RunningApp } from "./app.js";
 
 const EXIT_SETUP = 2;
 
@@ -25,22 +25,24 @@ async function main(argv: readonly string[]): Promise<void> {
       process.stdout.write(`${summary.join("\n")}\n`);
       process.exit(0);
     }
-    const app = await startApp(config, log);
     let stopping = false;
-    const shutdown = (signal: string) => {
+    let app: RunningApp | undefined;
+    const shutdown = (reason: string, exitCode: number) => {
       if (stopping) return;
       stopping = true;
-      log.info({ signal }, "shutting down");
-      app.stop().then(
-        () => process.exit(0),
+      log.info({ reason }, "shutting down");
+      (app ? app.stop() : Promise.resolve()).then(
+        () => process.exit(exitCode),
         (err: unknown) => {
           log.error({ err }, "shutdown failed");
           process.exit(1);
         },
       );
     };
-    process.on("SIGTERM", () => shutdown("SIGTERM"));
-    process.on("SIGINT", () => shutdown("SIGINT"));
+    process.on("unhandledRejection", (err) => log.error({ err }, "unhandled promise rejection"));
+    app = await startApp(config, log, { onFatal: () => shutdown("update polling stopped", 1) });
+    process.on("SIGTERM", () => shutdown("SIGTERM", 0));
+    process.on("SIGINT", () => shutdown("SIGINT", 0));
   } catch (err) {
     if (err instanceof SetupError) {
       process.stderr.write(renderProblems(err.problems));

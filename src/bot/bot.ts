@@ -1,6 +1,6 @@
 import { Bot, Composer, GrammyError, HttpError, InputFile, type Api, type RawApi } from "grammy";
 import type { UserFromGetMe } from "grammy/types";
-import type { Logger } from "../infra/logger.js";
+import type { Logger } from "pino";
 import type { AuditLog } from "../operations/ports.js";
 import { decideAccess, type AllowlistRules } from "./allowlist.js";
 import type { BotContext, BotFeature, CommandInfo } from "./context.js";
@@ -29,6 +29,8 @@ export interface CreateBotOptions {
   configureApi: (api: Api<RawApi>) => void;
   /** The bot's own user, from getMe at start (so the bot needs no init call of its own). */
   botInfo: UserFromGetMe;
+  /** Seconds before a Bot API call is abandoned (grammY's default is 500). */
+  timeoutSeconds?: number;
   now?: () => number;
 }
 
@@ -63,7 +65,7 @@ export function createBot(options: CreateBotOptions): Bot<BotContext> {
   const now = options.now ?? Date.now;
   const bot = new Bot<BotContext>(options.token, {
     botInfo: options.botInfo,
-    ...(options.apiRoot ? { client: { apiRoot: options.apiRoot } } : {}),
+    client: { timeoutSeconds: options.timeoutSeconds, ...(options.apiRoot ? { apiRoot: options.apiRoot } : {}) },
   });
   options.configureApi(bot.api);
 

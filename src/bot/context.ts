@@ -1,5 +1,5 @@
 import type { Context } from "grammy";
-import type { Logger } from "../infra/logger.js";
+import type { Logger } from "pino";
 import type { Actor } from "../operations/ports.js";
 
 /**

@@ -73,3 +73,12 @@ export function wrapArgv(line: string, options: WrapOptions = {}): string[] {
 export function remoteCommandLine(line: string, options: WrapOptions = {}): string {
   return `exec ${toCommandLine(wrapArgv(line, options))}`;
 }
+
+/**
+ * The first word of a command line, for logs: the program, never an argument or an inline
+ * `NAME=value` assignment (operator lines such as `PGPASSWORD=… ./migrate` may carry secrets).
+ */
+export function loggableProgram(line: string): string {
+  const first = line.trimStart().split(/\s/, 1)[0] ?? "";
+  return first.includes("=") ? "(env assignment)" : first.slice(0, 64);
+}

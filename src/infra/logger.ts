@@ -1,4 +1,7 @@
 import pino, { type Logger } from "pino";
+import { redactText } from "../shared/redact.js";
+
+export { redactText };
 
 export type { Logger };
 
@@ -19,18 +22,6 @@ const REDACT_PATHS = [
   "headers.authorization",
   "*.headers.authorization",
 ];
-
-const TOKEN_IN_TEXT = /(?<!\d)\d{5,16}:[A-Za-z0-9_-]{30,}/g;
-const PASSWORD_IN_URL = /\b([a-z][a-z0-9+.-]*:\/\/[^:/?#\s@]+):[^@/\s]+@/gi;
-const PRIVATE_KEY_BLOCK = /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g;
-
-/** Masks bot tokens, passwords inside URLs and private key blocks in free text. */
-export function redactText(text: string): string {
-  return text
-    .replace(PRIVATE_KEY_BLOCK, "[REDACTED PRIVATE KEY]")
-    .replace(TOKEN_IN_TEXT, "[REDACTED TOKEN]")
-    .replace(PASSWORD_IN_URL, "$1:[REDACTED]@");
-}
 
 function redactDeep(value: unknown, depth = 0): unknown {
   if (typeof value === "string") return redactText(value);

@@ -1,3 +1,4 @@
+import { redactText } from "../shared/redact.js";
 import { randomBytes } from "node:crypto";
 import { escapeHtml, formatDuration } from "../shared/format.js";
 import type { OperationDefinition, OperationsDeps, PlanOutcome, StoredPlan, TargetHandle } from "./context.js";
@@ -100,6 +101,8 @@ export class OperationEngine {
       log.warn({ err, operationId: op.id }, "planning failed");
       planned = { status: "refused", reason: `Could not plan ${kind} on ${target.name}: ${err instanceof Error ? err.message : String(err)}` };
     }
+    // Refusals quote git's or the target's own error text: mask secrets before chat and audit.
+    if (planned.status === "refused") planned = { ...planned, reason: redactText(planned.reason) };
     if (planned.status === "refused") {
       await repos.operations.transition(op.id, ["requested"], "failed", { finishedAt: clock.now(), error: planned.reason });
       await audit.append(auditFor(op, actor, "failed", { phase: "plan", reason: planned.reason }));
@@ -152,7 +155,14 @@ export class OperationEngine {
         return { status: "refused", text: `${reason} Press Confirm again once it is free.` };
       }
     }
-    const claimed = await repos.operations.claim(id, { userId: actor.userId, now, excludeRequester: this.deps.config.fourEyes });
+    let claimed: Awaited<ReturnType<typeof repos.operations.claim>>;
+    try {
+      claimed = await repos.operations.claim(id, { userId: actor.userId, now, excludeRequester: this.deps.config.fourEyes });
+    } catch (err) {
+      // Not claimed: the lock we just took must not outlive this press.
+      if (definition.usesLock) await this.locks.release(op.target, op.id).catch(() => {});
+      throw err;
+    }
     if (!claimed) {
       if (definition.usesLock) await this.locks.release(op.target, op.id);
       const current = await repos.operations.get(id);
@@ -161,8 +171,10 @@ export class OperationEngine {
     try {
       await audit.append(auditFor(claimed, actor, "confirmed", null));
     } catch (err) {
-      await repos.operations.transition(id, ["confirmed"], "failed", { finishedAt: clock.now(), error: "audit log unavailable" });
-      if (definition.usesLock) await this.locks.release(op.target, op.id);
+      await repos.operations
+        .transition(id, ["confirmed"], "failed", { finishedAt: clock.now(), error: "audit log unavailable" })
+        .catch(() => null);
+      if (definition.usesLock) await this.locks.release(op.target, op.id).catch(() => {});
       throw err;
     }
     const done = this.launch(claimed, actor);

@@ -1,3 +1,4 @@
+import { redactText } from "../shared/redact.js";
 import { composeProjectName } from "../commands/compose.js";
 import { escapeHtml } from "../shared/format.js";
 import type { OperationsDeps, StoredPlan, TargetHandle } from "./context.js";
@@ -84,7 +85,7 @@ async function readState(target: TargetHandle): Promise<RecoveredOperation["stat
     );
     return { ok: true, headSha: head.sha, containers: judgeContainers(containers).detail };
   } catch (err) {
-    return { ok: false, error: err instanceof Error ? err.message : String(err) };
+    return { ok: false, error: redactText(err instanceof Error ? err.message : String(err)) };
   }
 }
 

@@ -74,7 +74,9 @@ export async function runOperation(options: RunOptions): Promise<OperationRecord
   } catch (err) {
     // No audit, no action.
     log.error({ err, operationId: op.id }, "could not write the started audit row; not running");
-    const failed = await repos.operations.transition(op.id, ["running"], "failed", { finishedAt: clock.now(), error: "audit log unavailable" });
+    const failed = await repos.operations
+      .transition(op.id, ["running"], "failed", { finishedAt: clock.now(), error: "audit log unavailable" })
+      .catch(() => null);
     await releaseLock();
     if (running.chatId !== null && running.messageId !== null) {
       await safe(log, () => notifier.edit({ chatId: running.chatId!, messageId: running.messageId! }, `${header(plan)}\n❌ not started: the audit log could not be written`, { html: true, buttons: [] }));
@@ -149,11 +151,18 @@ export async function runOperation(options: RunOptions): Promise<OperationRecord
   const finishedAt = clock.now();
   const durationMs = finishedAt.getTime() - startedAt.getTime();
   const failure = steps.failure;
-  const final = await repos.operations.transition(op.id, ["running"], outcome.status, {
-    finishedAt,
-    result: { ...outcome.result, steps: steps.records.length ? steps.records : undefined, durationMs },
-    error: outcome.status === "succeeded" ? null : failure ? `${failure.title}: ${failure.message}` : outcome.summary,
-  });
+  // Bookkeeping may fail (the database went away mid-deploy): the lock is released and the chat
+  // told regardless; the row stays `running` and restart recovery marks it interrupted.
+  let final: OperationRecord | null = null;
+  try {
+    final = await repos.operations.transition(op.id, ["running"], outcome.status, {
+      finishedAt,
+      result: { ...outcome.result, steps: steps.records.length ? steps.records : undefined, durationMs },
+      error: outcome.status === "succeeded" ? null : failure ? `${failure.title}: ${failure.message}` : outcome.summary,
+    });
+  } catch (err) {
+    log.error({ err, operationId: op.id }, "could not record the operation's final status");
+  }
   try {
     await deps.audit.append(
       auditFor(running, confirmedBy, outcome.status, {
@@ -172,8 +181,9 @@ export async function runOperation(options: RunOptions): Promise<OperationRecord
   let finalLine = `${icon} ${outcome.summary} in ${formatDuration(durationMs)}`;
   if (outcome.status !== "succeeded" && failure) {
     // Bounded so the message stays within Telegram's 4096 characters; the document has it all.
-    const tail = lastLines(redact(failure.output), FAILURE_TAIL_LINES).slice(-2500);
-    if (tail) finalLine += `\n<b>${escapeHtml(failure.title)}</b>, last lines:\n<pre>${escapeHtml(tail)}</pre>`;
+    // Escaped first, then cut at a line boundary, so the cut never splits an entity or the <pre>.
+    const tail = fitTail(escapeHtml(lastLines(redact(failure.output), FAILURE_TAIL_LINES)), 2500);
+    if (tail) finalLine += `\n<b>${escapeHtml(failure.title)}</b>, last lines:\n<pre>${tail}</pre>`;
   }
   if (progress) await progress.finish(render(finalLine));
   if (outcome.status !== "succeeded" && failure && running.chatId !== null) {
@@ -182,7 +192,15 @@ export async function runOperation(options: RunOptions): Promise<OperationRecord
       notifier.sendDocument(running.chatId!, filename, redact(failure.output), `${plan.title}: full output of “${failure.title}”`),
     );
   }
-  return final ?? (await repos.operations.get(op.id)) ?? running;
+  return final ?? (await repos.operations.get(op.id).catch(() => null)) ?? running;
+}
+
+/** The end of `escaped` within `max` characters, starting at a whole line. */
+function fitTail(escaped: string, max: number): string {
+  if (escaped.length <= max) return escaped;
+  const cut = escaped.slice(-max);
+  const newline = cut.indexOf("\n");
+  return newline >= 0 ? cut.slice(newline + 1) : cut.replace(/^[a-z0-9#]{1,6};/, "");
 }
 
 /** Runs a chat call whose failure must not break the operation. */

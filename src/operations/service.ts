@@ -112,6 +112,8 @@ export class OperationsService {
     const args = leadingTarget(this.deps, words);
     if (!args.ok) return this.refuseText(actor, "lock", words, args.reason);
     const reason = cleanReason(args.rest, MAX_REASON_LENGTH);
+    // No audit, no action: the request is on record before the lock table changes.
+    await this.deps.audit.append({ ...who(actor), action: "lock", target: args.target.name, args: { reason }, outcome: "requested", operationId: null, detail: null });
     const result = await this.engine.locks.freeze(args.target.name, actor, reason);
     if (result.status === "held") return this.refuseText(actor, "lock", words, describeLock(result.lock, this.deps.clock.now()), args.target.name);
     await this.deps.audit.append({ ...who(actor), action: "lock", target: args.target.name, args: { reason }, outcome: "succeeded", operationId: null, detail: null });
@@ -123,6 +125,7 @@ export class OperationsService {
     const args = splitTarget(this.deps, words, { required: 0, optional: 0, usage: "/unlock [target]" });
     if (!args.ok) return this.refuseText(actor, "unlock", words, args.reason);
     const name = args.target.name;
+    await this.deps.audit.append({ ...who(actor), action: "unlock", target: name, args: null, outcome: "requested", operationId: null, detail: null });
     const result = await this.engine.locks.unfreeze(name);
     if (result.status === "free") return { status: "ok", text: `${name} is not locked.` };
     if (result.status === "held") {

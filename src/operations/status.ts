@@ -1,3 +1,4 @@
+import { redactText } from "../shared/redact.js";
 import { composeProjectName } from "../commands/compose.js";
 import { validateLogLines, validateServiceName } from "../commands/validate.js";
 import { escapeHtml, formatAgo, formatDuration } from "../shared/format.js";
@@ -46,7 +47,8 @@ async function part<T>(promise: Promise<T>, ms: number, what: string): Promise<P
   try {
     return { ok: true, value: await withTimeout(promise, ms, what) };
   } catch (err) {
-    return { ok: false, error: err instanceof Error ? err.message : String(err) };
+    // Error text from the target may quote a command line or a URL: mask it before it reaches chat.
+    return { ok: false, error: redactText(err instanceof Error ? err.message : String(err)) };
   }
 }
 

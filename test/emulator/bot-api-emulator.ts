@@ -782,6 +782,9 @@ async function applyFault(fault: Fault, stopSignal: AbortSignal): Promise<void> 
   if (fault.status === 429) {
     throw new BotApiError(429, `Too Many Requests: retry after ${fault.retryAfter}`, { retry_after: fault.retryAfter });
   }
+  if (fault.status === 409) {
+    throw new BotApiError(409, "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running");
+  }
   const reason = { 500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable" }[fault.status];
   throw new BotApiError(fault.status, reason);
 }

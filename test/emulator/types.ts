@@ -25,7 +25,12 @@ export interface BotApiEmulatorOptions {
  * A fault for `failNext`: an error response Telegram really sends (429 with `retry_after`, a 5xx),
  * or an answer that is merely slow (`delayMs`, then handled normally).
  */
-export type Fault = { status: 429; retryAfter: number } | { status: 500 | 502 | 503 } | { delayMs: number };
+export type Fault =
+  | { status: 429; retryAfter: number }
+  | { status: 500 | 502 | 503 }
+  /** 409 on getUpdates: what Telegram answers when another process polls with the same token. */
+  | { status: 409 }
+  | { delayMs: number };
 
 /** One state of a bot message: as sent, or after an edit. */
 export interface MessageVersion {

@@ -162,6 +162,26 @@ describe("bot core, end to end (bot process + emulator + real Postgres)", () => 
   });
 });
 
+describe("when Telegram says another instance polls (409)", () => {
+  it("the bot logs why and exits non-zero instead of dying silently or spinning", async () => {
+    const emulator = await BotApiEmulator.start();
+    const bot = startBotProcess({
+      env: { TELEGRAM_BOT_TOKEN: emulator.token, TELEGRAM_API_ROOT: emulator.apiRoot, ADMIN_CHAT_IDS: "77", DATABASE_URL: createTestDatabase("conflict") },
+    });
+    try {
+      await bot.waitForLog((l) => l.msg === "opsgram started");
+      emulator.failNext("getUpdates", { status: 409 }, 50);
+      const code = await Promise.race([bot.exited, new Promise((r) => setTimeout(() => r("still running"), 60_000))]);
+      expect(code).toBe(1);
+      expect(bot.output()).toMatch(/another process is polling with this token/);
+      expect(bot.logs().some((l) => l.msg === "stopped")).toBe(true); // shut down in order, not crashed
+    } finally {
+      await bot.stop();
+      await emulator.stop();
+    }
+  });
+});
+
 describe("bot core on the embedded database (PGlite, the default)", () => {
   it("starts without DATABASE_URL, answers and audits", async () => {
     const emulator = await BotApiEmulator.start();

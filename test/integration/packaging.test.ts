@@ -1,13 +1,13 @@
 import { execFileSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-
-const hasCompose = existsSync("/usr/bin/docker-compose");
+import { ensureDebianPackages } from "../support/packages.js";
 
 describe("packaging", () => {
-  it.runIf(hasCompose)("docker-compose.yml is valid and wires bot + postgres as documented", () => {
+  it("docker-compose.yml is valid and wires bot + postgres as documented", () => {
+    ensureDebianPackages({ "docker-compose": "/usr/bin/docker-compose" });
     const dir = mkdtempSync(join(tmpdir(), "opsgram-compose-"));
     copyFileSync("docker-compose.yml", join(dir, "docker-compose.yml"));
     copyFileSync(".env.example", join(dir, ".env"));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { remoteCommandLine, shellArgv, wrapArgv } from "../../src/commands/exec-line.js";
+import { loggableProgram, remoteCommandLine, shellArgv, wrapArgv } from "../../src/commands/exec-line.js";
 import { parseSshHost } from "../../src/infra/targets.js";
 
 describe("exec wrapping", () => {
@@ -54,5 +54,13 @@ describe("expandHome", () => {
     expect(expandHome("~")).toBe(homedir());
     expect(expandHome("/etc/key")).toBe("/etc/key");
     expect(expandHome("~other/key")).toBe("~other/key");
+  });
+});
+
+describe("loggableProgram", () => {
+  it("names the program and never an inline assignment's value", () => {
+    expect(loggableProgram("docker compose up -d")).toBe("docker");
+    expect(loggableProgram("  PGPASSWORD=hunter2 ./migrate")).toBe("(env assignment)");
+    expect(loggableProgram("")).toBe("");
   });
 });

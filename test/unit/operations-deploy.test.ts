@@ -158,6 +158,22 @@ describe("expected changes", () => {
   });
 });
 
+describe("when the database fails at the very end", () => {
+  it("the lock is still released and the chat still gets the final line", async () => {
+    const env = setup();
+    const repo = env.repos.operations;
+    const transition = repo.transition.bind(repo);
+    repo.transition = async (id, from, to, patch) => {
+      if (to === "succeeded") throw new Error("connection terminated");
+      return transition(id, from, to, patch);
+    };
+    const { planned, final } = await deploy(env, "main");
+    expect(final.status).toBe("running"); // left for restart recovery to mark interrupted
+    expect(await env.repos.locks.get("prod")).toBeNull();
+    expect(env.notifier.last(planned.message!.messageId)).toMatch(/✅ deployed/);
+  });
+});
+
 describe("rollback", () => {
   it("with no argument undoes the last successful deployment, and says the database is not restored", async () => {
     const env = setup();

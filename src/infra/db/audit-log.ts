@@ -178,7 +178,8 @@ export class PostgresAuditLog implements AuditLog {
       const rows = await this.writeBatch(batch.map((p) => p.event));
       batch.forEach((p, i) => p.resolve(rows[i]!));
     } catch (err) {
-      if (batch.length === 1) return batch[0]!.reject(err);
+      // Only a bad row is worth isolating; a dead connection would fail every half again.
+      if (batch.length === 1 || !isDataError(err)) return batch.forEach((p) => p.reject(err));
       const half = Math.ceil(batch.length / 2);
       await this.writeOrSplit(batch.slice(0, half));
       await this.writeOrSplit(batch.slice(half));
@@ -271,6 +272,15 @@ export class PostgresAuditLog implements AuditLog {
       if (rows.length < batchSize) return { ok: true, count };
     }
   }
+}
+
+/** A Postgres data or constraint error (SQLSTATE class 22 or 23) anywhere in the cause chain. */
+function isDataError(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string" && /^2[23][0-9A-Z]{3}$/.test(code)) return true;
+  }
+  return false;
 }
 
 function toAuditEvent(row: AuditEventRow): AuditEvent {

@@ -44,6 +44,8 @@ export class DatabaseOpenError extends Error {
 
 /** Connections the bot opens at most; it is one process with little concurrent DB work. */
 const POOL_MAX = 10;
+/** The pool's statement timeout (migrations use their own connection, without one). */
+const STATEMENT_TIMEOUT_MS = 60_000;
 
 /**
  * Opens the bot's database: Postgres over postgres.js when a URL is given, else PGlite (embedded
@@ -53,7 +55,7 @@ const POOL_MAX = 10;
 export async function openDatabase(options: OpenDatabaseOptions): Promise<DatabaseHandle> {
   if (options.url) {
     const where = describeUrl(options.url);
-    const client = postgresClient(options.url, POOL_MAX);
+    const client = postgresClient(options.url, POOL_MAX, STATEMENT_TIMEOUT_MS);
     // postgres.js connects lazily; find a wrong URL or a down server now, not at the first query.
     try {
       await client`select 1`;
@@ -105,9 +107,11 @@ function messageOf(err: unknown): string {
 }
 
 /** The postgres.js settings every connection of ours uses. */
-function postgresClient(url: string, max: number): postgres.Sql {
+function postgresClient(url: string, max: number, statementTimeoutMs?: number): postgres.Sql {
   return postgres(url, {
     max,
+    // A statement hung on a sick server must not hang an operation or the audit log forever.
+    ...(statementTimeoutMs ? { connection: { statement_timeout: statementTimeoutMs } } : {}),
     // Notices (e.g. "relation already exists, skipping") are noise in the bot's log.
     onnotice: () => {},
     // A dead connection is noticed and replaced rather than hanging a query forever.

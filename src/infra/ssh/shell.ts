@@ -1,6 +1,6 @@
 import type { Duplex } from "node:stream";
 import type { Client } from "ssh2";
-import { remoteCommandLine } from "../../commands/exec-line.js";
+import { loggableProgram, remoteCommandLine } from "../../commands/exec-line.js";
 import { toCommandLine } from "../../commands/quote.js";
 import type { ExecOptions, ExecResult, RemoteShell } from "../../operations/ports.js";
 import type { Logger } from "../logger.js";
@@ -74,7 +74,7 @@ export class SshShell implements RemoteShell {
       killAfterSeconds: KILL_AFTER_S,
     });
     this.log?.debug(
-      { host: this.connection.host, program: line.split(/\s/, 1)[0], chars: line.length, cwd: options.cwd, env: Object.keys(options.env ?? {}) },
+      { host: this.connection.host, program: loggableProgram(line), chars: line.length, cwd: options.cwd, env: Object.keys(options.env ?? {}) },
       "ssh exec",
     );
     const result = await this.connection.withSession((client, drop) => this.runOnChannel(client, drop, command, options));
