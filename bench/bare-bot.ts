@@ -1,15 +1,16 @@
 /**
  * The baseline for bench/updates.ts: a bare grammY bot that answers every message with a constant
  * and does nothing else — no guards, no audit, no de-duplication, no logging per update. Run as a
- * child process exactly like opsgram, so the only difference the benchmark sees is opsgram's own
- * work.
+ * child process exactly like opsgram, with the same polling and Bot API client setup (bounded
+ * auto-retry), so the only difference the benchmark sees is opsgram's own work.
  *
  * Env: TELEGRAM_BOT_TOKEN, TELEGRAM_API_ROOT, BARE_POLLING = "runner" (default; @grammyjs/runner
  * `run(bot)` with the same fetch options as src/app.ts) or "sequential" (grammY's `bot.start()`).
  * Prints one JSON line `{"msg":"bare bot started"}` when polling, and exits on SIGTERM/SIGINT.
  */
+import { autoRetry } from "@grammyjs/auto-retry";
 import { run } from "@grammyjs/runner";
-import { Bot } from "grammy";
+import { Bot, HttpError } from "grammy";
 
 /** About as long as opsgram's /help answer, so both send similar payloads. */
 const REPLY = [
@@ -28,9 +29,13 @@ if (!token || !apiRoot || (polling !== "runner" && polling !== "sequential")) {
 }
 
 const bot = new Bot(token, { client: { apiRoot } });
+// The same Bot API client setup as opsgram (src/app.ts): a network error or a 5xx is retried a few
+// times instead of losing the reply, so both bots meet a keep-alive race on the emulator alike.
+bot.api.config.use(autoRetry({ maxRetryAttempts: 3, maxDelaySeconds: 30, rethrowHttpErrors: false }));
 bot.on("message", (ctx) => ctx.reply(REPLY));
 bot.catch((error) => {
-  process.stdout.write(`${JSON.stringify({ level: 50, msg: "handler failed", err: String(error.error) })}\n`);
+  const cause = error.error instanceof HttpError ? ` (${String(error.error.error)})` : "";
+  process.stdout.write(`${JSON.stringify({ level: 50, msg: "handler failed", err: `${String(error.error)}${cause}` })}\n`);
 });
 
 await bot.init();

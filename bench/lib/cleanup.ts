@@ -27,7 +27,8 @@ export class Cleanup {
   }
 
   /**
-   * Cleans up and exits on SIGINT/SIGTERM, and after `limitMs` whatever the benchmark is doing.
+   * Cleans up and exits on SIGINT/SIGTERM, on an uncaught exception or unhandled rejection, and
+   * after `limitMs` whatever the benchmark is doing.
    * Returns a function that disarms the time limit.
    */
   armExits(limitMs: number): () => void {
@@ -37,6 +38,10 @@ export class Cleanup {
     };
     process.once("SIGINT", () => bail("interrupted", 130));
     process.once("SIGTERM", () => bail("terminated", 143));
+    // A stray rejection (e.g. a query cut off by cleanup itself) must not kill the process before
+    // the remaining steps have run: report it and clean up instead.
+    process.on("uncaughtException", (err) => bail(`uncaught exception: ${err.stack ?? String(err)}`, 1));
+    process.on("unhandledRejection", (reason) => bail(`unhandled rejection: ${(reason as Error)?.stack ?? String(reason)}`, 1));
     const timer = setTimeout(() => bail(`time limit of ${limitMs / 1000} s reached`, 1), limitMs);
     return () => clearTimeout(timer);
   }
