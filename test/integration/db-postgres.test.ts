@@ -244,6 +244,20 @@ describe("audit_events on a real Postgres", () => {
     expect(await stores[0]!.markProcessed(777000112)).toBe(false);
   });
 
+  it("markProcessed batches a burst: each distinct id is true once, repeats false, all stored", async () => {
+    const store = new ProcessedUpdates(handle.db);
+    const ids = Array.from({ length: 1200 }, (_, i) => 880000000 + (i % 1000)); // 200 repeats
+    const results = await Promise.all(ids.map((id) => store.markProcessed(id)));
+    expect(results.filter((r) => r)).toHaveLength(1000);
+    const firstSeen = new Set<number>();
+    results.forEach((r, i) => {
+      expect(r).toBe(!firstSeen.has(ids[i]!));
+      firstSeen.add(ids[i]!);
+    });
+    const [row] = await rawClient(url)`select count(*)::int as n from processed_updates where update_id between 880000000 and 880000999`;
+    expect(row?.n).toBe(1000);
+  });
+
   it("stores Telegram-sized ids and timestamps exactly", async () => {
     const log = new PostgresAuditLog(handle.db, { clock: { now: () => new Date("2030-05-06T07:08:09.123Z"), sleep: async () => {} } });
     const e = await log.append({

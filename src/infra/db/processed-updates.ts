@@ -6,17 +6,48 @@ import { processedUpdates } from "./schema/index.js";
  * Remembers which Telegram updates were handled, so a re-delivered update (webhook retry, restart
  * before the offset was confirmed) is dropped instead of running a command twice.
  */
+/** Update ids recorded in one insert at most. */
+const MAX_BATCH = 500;
+
 export class ProcessedUpdates {
+  private readonly pending: { updateId: number; resolve(first: boolean): void; reject(err: unknown): void }[] = [];
+  private writing = false;
+
   constructor(private readonly db: Db) {}
 
-  /** Records `updateId`; true the first time it is seen, false for a repeat (atomic across processes). */
-  async markProcessed(updateId: number): Promise<boolean> {
-    const inserted = await this.db
-      .insert(processedUpdates)
-      .values({ updateId })
-      .onConflictDoNothing({ target: processedUpdates.updateId })
-      .returning({ updateId: processedUpdates.updateId });
-    return inserted.length === 1;
+  /**
+   * Records `updateId`; true the first time it is seen, false for a repeat (atomic across processes).
+   * Ids that arrive while an insert is in flight are recorded together in the next one (one
+   * multi-row insert), so a burst of updates costs a few round trips, not one each.
+   */
+  markProcessed(updateId: number): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ updateId, resolve, reject });
+      if (!this.writing) void this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    this.writing = true;
+    try {
+      while (this.pending.length > 0) {
+        const batch = this.pending.splice(0, MAX_BATCH);
+        try {
+          const inserted = await this.db
+            .insert(processedUpdates)
+            .values(batch.map((p) => ({ updateId: p.updateId })))
+            .onConflictDoNothing({ target: processedUpdates.updateId })
+            .returning({ updateId: processedUpdates.updateId });
+          // An id twice in one batch is inserted once: only its first caller gets `true`.
+          const fresh = new Set(inserted.map((r) => r.updateId));
+          for (const p of batch) p.resolve(fresh.delete(p.updateId));
+        } catch (err) {
+          for (const p of batch) p.reject(err);
+        }
+      }
+    } finally {
+      this.writing = false;
+    }
   }
 
   /**
