@@ -18,8 +18,8 @@
  * Kuma's default interval); it also needs the check itself and, with a retry before alerting, a
  * whole extra interval. Goal (issue 4): p95 < 1.5 s.
  *
- * Logs go to stderr; stdout carries the JSON result and then the markdown section for
- * docs/BENCHMARKS.md (the lead merges it).
+ * Logs go to stderr; stdout carries the JSON result and then the markdown section, which is also
+ * written into docs/BENCHMARKS.md (unless --no-write).
  */
 import { execFile } from "node:child_process";
 import { cpus, loadavg } from "node:os";
@@ -36,7 +36,7 @@ import { BotApiEmulator } from "../test/emulator/bot-api-emulator.js";
 import { startSandbox } from "../test/sandbox/index.js";
 import { startPostgres } from "../test/support/postgres.js";
 import { Cleanup } from "./lib/cleanup.js";
-import { markdownTable } from "./lib/markdown.js";
+import { markdownTable, replaceSection } from "./lib/markdown.js";
 import { percentileSorted } from "./lib/stats.js";
 
 const run = promisify(execFile);
@@ -174,6 +174,10 @@ async function main(): Promise<void> {
       `Min ${fmt(result.latencyMs.min ?? NaN)}, max ${fmt(result.latencyMs.max ?? NaN)}; the \`docker kill\` CLI itself took ${fmt(result.dockerKillCliMs.p50)} (p50) of that.`,
     ].join("\n");
     process.stdout.write(`${section}\n`);
+    if (!args.includes("--no-write")) {
+      const [heading, ...body] = section.split("\n");
+      replaceSection("docs/BENCHMARKS.md", heading!, body.join("\n"));
+    }
     disarm();
   } finally {
     await cleanup.runAll();

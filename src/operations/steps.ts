@@ -158,15 +158,21 @@ export class Steps {
       view.state = "done";
       view.summary = out.summary;
       this.options.onChange();
-      await this.options.onStepEnd({ id, title, ok: true, summary: out.summary, durationMs: this.options.clock.now().getTime() - started });
+      await this.ended({ id, title, ok: true, summary: out.summary, durationMs: this.options.clock.now().getTime() - started });
       return out.value as T;
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       view.state = "failed";
       this.failure = { id, title, message, output: io.output || message };
       this.options.onChange();
-      await this.options.onStepEnd({ id, title, ok: false, error: message, durationMs: this.options.clock.now().getTime() - started });
+      await this.ended({ id, title, ok: false, error: message, durationMs: this.options.clock.now().getTime() - started });
       throw err;
     }
+  }
+
+  /** Keeps the step's record (it ends up in the operation's result) and tells the listener. */
+  private async ended(record: StepRecord): Promise<void> {
+    this.records.push(record);
+    await this.options.onStepEnd(record);
   }
 }

@@ -54,6 +54,8 @@ describe("deploy", () => {
     expect(outcomes.at(-1)).toBe("succeeded");
     const steps = env.audit.events.filter((e) => e.action === "deploy.step").map((e) => (e.detail as { step: { id: string } }).step.id);
     expect(steps).toEqual(["fetch", "checkout", "build", "step-migrate", "up", "health"]);
+    const stored = await env.repos.operations.get(planned.operationId);
+    expect((stored?.result as { steps?: { id: string }[] }).steps?.map((st) => st.id)).toEqual(steps);
     expect(await env.repos.locks.get("prod")).toBeNull();
   });
 
