@@ -27,8 +27,8 @@ import { closeSync, openSync, rmSync, statSync } from "node:fs";
 import { loadavg } from "node:os";
 import { join, resolve } from "node:path";
 import { quoteArg } from "../src/commands/quote.js";
-import { Cleanup } from "./lib/cleanup.js";
-import { markdownTable, replaceSection } from "./lib/markdown.js";
+import { Cleanup, runAndExit } from "./lib/cleanup.js";
+import { markdownTable, replaceSection, rawJsonDetails } from "./lib/markdown.js";
 import { generateDataset, type Dataset } from "./lib/vps-dataset.js";
 import { startVpsHarness, ADMIN_GROUP, type VpsHarness } from "./lib/vps-harness.js";
 import {
@@ -304,13 +304,7 @@ async function main(): Promise<void> {
     "",
     analysis,
     "",
-    "<details><summary>raw results (JSON)</summary>",
-    "",
-    "```json",
-    JSON.stringify(json, null, 2),
-    "```",
-    "",
-    "</details>",
+    ...rawJsonDetails(json),
   ].join("\n");
   if (WRITE_DOCS) {
     replaceSection(resolve(import.meta.dirname, "../docs/BENCHMARKS.md"), "## Backup (bench/backup.ts)", section);
@@ -319,14 +313,4 @@ async function main(): Promise<void> {
   log(`done in ${round(seconds)} s`);
 }
 
-let exitCode = 0;
-try {
-  await main();
-} catch (err) {
-  process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`);
-  exitCode = 1;
-} finally {
-  disarm();
-  await cleanup.runAll();
-}
-process.exit(exitCode);
+await runAndExit(main, cleanup, disarm);

@@ -25,8 +25,8 @@
 import { loadavg } from "node:os";
 import { resolve } from "node:path";
 import { quoteArg, toCommandLine } from "../src/commands/quote.js";
-import { Cleanup } from "./lib/cleanup.js";
-import { markdownTable, replaceSection } from "./lib/markdown.js";
+import { Cleanup, runAndExit } from "./lib/cleanup.js";
+import { markdownTable, replaceSection, rawJsonDetails } from "./lib/markdown.js";
 import { checkedOut, liveVersion, resetToV1 } from "./lib/vps-app.js";
 import { startVpsHarness, ADMIN_GROUP, ONCALL, TARGET, type VpsHarness } from "./lib/vps-harness.js";
 import { describeMachine, fmtLoad, fmtMs, machineInfo, medianOf, round, runScript, sampleLoad, sleep, sshCommand, writeScript } from "./lib/vps-measure.js";
@@ -377,13 +377,7 @@ async function main(): Promise<void> {
     "",
     extras,
     "",
-    "<details><summary>raw results (JSON)</summary>",
-    "",
-    "```json",
-    JSON.stringify(json, null, 2),
-    "```",
-    "",
-    "</details>",
+    ...rawJsonDetails(json),
   ].join("\n");
   if (WRITE_DOCS) {
     replaceSection(resolve(import.meta.dirname, "../docs/BENCHMARKS.md"), "## Deploy (bench/deploy.ts)", section);
@@ -392,14 +386,4 @@ async function main(): Promise<void> {
   log(`done in ${round(seconds)} s`);
 }
 
-let exitCode = 0;
-try {
-  await main();
-} catch (err) {
-  process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`);
-  exitCode = 1;
-} finally {
-  disarm();
-  await cleanup.runAll();
-}
-process.exit(exitCode);
+await runAndExit(main, cleanup, disarm);

@@ -29,8 +29,8 @@ import { composeProjectName } from "../src/commands/compose.js";
 import { toCommandLine, quoteArg } from "../src/commands/quote.js";
 import type { SshShell } from "../src/infra/ssh/shell.js";
 import { readHead, readHeadTag } from "../src/operations/git-state.js";
-import { Cleanup } from "./lib/cleanup.js";
-import { markdownTable, replaceSection } from "./lib/markdown.js";
+import { Cleanup, runAndExit } from "./lib/cleanup.js";
+import { markdownTable, replaceSection, rawJsonDetails } from "./lib/markdown.js";
 import { startVpsHarness, ADMIN_GROUP, ONCALL, TARGET, type VpsHarness } from "./lib/vps-harness.js";
 import {
   describeMachine,
@@ -286,13 +286,7 @@ async function main(): Promise<void> {
     `the baseline pays it twice in a row plus two OpenSSH handshakes (\`ssh host true\` p50 ${fmtMs(r.sshTrue.p50)}), opsgram pays it twice in parallel on a connection that is already open.`,
     `Cold /status adds the ssh2 handshake and the Docker socket forward (reconnects during the warm iterations: ${warmReconnects}); it overlaps with the git reads, so at this load cold and warm are close.`,
     "",
-    "<details><summary>raw results (JSON)</summary>",
-    "",
-    "```json",
-    JSON.stringify(json, null, 2),
-    "```",
-    "",
-    "</details>",
+    ...rawJsonDetails(json),
   ].join("\n");
   if (WRITE_DOCS) {
     replaceSection(resolve(import.meta.dirname, "../docs/BENCHMARKS.md"), "## /status latency (bench/status.ts)", section);
@@ -301,14 +295,4 @@ async function main(): Promise<void> {
   log(`done in ${round(seconds)} s`);
 }
 
-let exitCode = 0;
-try {
-  await main();
-} catch (err) {
-  process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`);
-  exitCode = 1;
-} finally {
-  disarm();
-  await cleanup.runAll();
-}
-process.exit(exitCode);
+await runAndExit(main, cleanup, disarm);

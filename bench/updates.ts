@@ -35,7 +35,7 @@ import { openDatabase } from "../src/infra/db/client.js";
 import { PostgresAuditLog } from "../src/infra/db/audit-log.js";
 import { migrate } from "../src/infra/db/migrate.js";
 import { ProcessedUpdates } from "../src/infra/db/processed-updates.js";
-import { Cleanup } from "./lib/cleanup.js";
+import { Cleanup, runAndExit } from "./lib/cleanup.js";
 import { cpuMsOf, memoryOf, treeCpuMsOf, type Memory } from "./lib/proc.js";
 import { startScriptProcess } from "./lib/script-process.js";
 import { fifoLatencies, median, summarize, type LatencySummary } from "./lib/stats.js";
@@ -846,14 +846,4 @@ async function main(): Promise<void> {
   log(`done in ${fmt(seconds)} s`);
 }
 
-let exitCode = 0;
-try {
-  await main();
-} catch (err) {
-  process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`);
-  exitCode = 1;
-} finally {
-  disarm();
-  await cleanup.runAll();
-}
-process.exit(exitCode);
+await runAndExit(main, cleanup, disarm);

@@ -54,3 +54,18 @@ async function runStep(step: { name: string; run: () => unknown }): Promise<void
     process.stderr.write(`bench: cleanup step "${step.name}" failed: ${(err as Error).message}\n`);
   }
 }
+
+/** Runs a benchmark's main, always disarms and cleans up, and exits 0, or 1 with the error. */
+export async function runAndExit(main: () => Promise<void>, cleanup: Cleanup, disarm: () => void): Promise<never> {
+  let exitCode = 0;
+  try {
+    await main();
+  } catch (err) {
+    process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`);
+    exitCode = 1;
+  } finally {
+    disarm();
+    await cleanup.runAll();
+  }
+  process.exit(exitCode);
+}

@@ -36,3 +36,8 @@ export function replaceSection(file: string, heading: string, body: string): voi
   }
   writeFileSync(file, next);
 }
+
+/** A collapsed block with a benchmark's raw results, as the last lines of its section. */
+export function rawJsonDetails(json: unknown): string[] {
+  return ["<details><summary>raw results (JSON)</summary>", "", "```json", JSON.stringify(json, null, 2), "```", "", "</details>"];
+}
