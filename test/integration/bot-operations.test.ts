@@ -106,7 +106,7 @@ describe("operations through the bot process", () => {
   it("/deploy release/v2: plan, Confirm, progress edits, ✅, and v2 is live", async () => {
     const messageId = await requestAndConfirm("/deploy release/v2");
     const done = await emulator.waitForEdit((e) => e.chatId === CHAT.id && e.messageId === messageId && /✅/.test(e.text ?? ""), 120_000);
-    expect(done.text).toMatch(/✅ deployed .* in \d+ s/);
+    expect(done.text).toMatch(/✅ deployed .* in [\d.]+ s/);
     expect(await version()).toBe("v2");
     expect(head()).toBe(sandbox.versions.v2);
     const [row] = await sql`SELECT sha, previous_sha, status FROM deployments ORDER BY id DESC LIMIT 1`;
