@@ -42,10 +42,7 @@ export function createTargetConnections(name: string, target: TargetConfig, log:
       shell,
       docker,
       project,
-      close: async () => {
-        await docker.close();
-        await shell.close();
-      },
+      close: () => closeBoth(docker, shell),
     };
   }
   if (!target.ssh) throw new TypeError(`target ${name}: ssh settings are required for ${target.host}`);
@@ -69,9 +66,12 @@ export function createTargetConnections(name: string, target: TargetConfig, log:
     shell,
     docker,
     project,
-    close: async () => {
-      await docker.close();
-      await shell.close();
-    },
+    close: () => closeBoth(docker, shell),
   };
+}
+
+/** Docker first: its streams ride on the shell's SSH connection. */
+async function closeBoth(docker: DockerApi, shell: RemoteShell): Promise<void> {
+  await docker.close();
+  await shell.close();
 }

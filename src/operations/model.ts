@@ -27,16 +27,11 @@ export const OPERATION_STATUSES = [
 ] as const;
 export type OperationStatus = (typeof OPERATION_STATUSES)[number];
 
+/** Statuses of an operation that can still move on; every other status is final. */
+const LIVE_STATUSES: readonly OperationStatus[] = ["requested", "awaiting_confirmation", "confirmed", "running"];
+
 /** Statuses after which nothing more happens to an operation. */
-export const TERMINAL_STATUSES: readonly OperationStatus[] = [
-  "succeeded",
-  "failed",
-  "rolled_back",
-  "cancelled",
-  "expired",
-  "denied",
-  "interrupted",
-];
+export const TERMINAL_STATUSES: readonly OperationStatus[] = OPERATION_STATUSES.filter((s) => !LIVE_STATUSES.includes(s));
 
 export function isTerminal(status: OperationStatus): boolean {
   return TERMINAL_STATUSES.includes(status);

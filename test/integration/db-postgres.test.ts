@@ -1,4 +1,4 @@
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sql } from "drizzle-orm";
@@ -10,6 +10,7 @@ import { MigrationError, migrate } from "../../src/infra/db/migrate.js";
 import { ProcessedUpdates } from "../../src/infra/db/processed-updates.js";
 import { auditEvents } from "../../src/infra/db/schema/index.js";
 import { createTestDatabase } from "../support/db.js";
+import { writeBrokenMigrations } from "../support/migrations.js";
 import { freePort } from "../support/ports.js";
 
 /** Opens a handle and remembers it for afterAll. */
@@ -87,16 +88,7 @@ describe("migrations on a real Postgres", () => {
     await migrate(handle);
     const folder = mkdtempSync(join(tmpdir(), "opsgram-mig-"));
     try {
-      cpSync(join(import.meta.dirname, "../../drizzle"), folder, { recursive: true });
-      const journalPath = join(folder, "meta", "_journal.json");
-      const journal = JSON.parse(readFileSync(journalPath, "utf8")) as { entries: Record<string, unknown>[] };
-      const last = journal.entries.at(-1) as { idx: number; when: number };
-      journal.entries.push({ idx: last.idx + 1, version: "7", when: last.when + 1, tag: "9999_broken", breakpoints: true });
-      writeFileSync(journalPath, JSON.stringify(journal));
-      writeFileSync(
-        join(folder, "9999_broken.sql"),
-        'CREATE TABLE "half_done" ("id" integer);\n--> statement-breakpoint\nALTER TABLE "audit_events" ADD COLUMN "id" text;',
-      );
+      writeBrokenMigrations(folder, 'ALTER TABLE "audit_events" ADD COLUMN "id" text;');
       const err = await migrate(handle, { migrationsFolder: folder }).then(() => null, (e: unknown) => e);
       expect(err).toBeInstanceOf(MigrationError);
       expect((err as MigrationError).migration).toBe("9999_broken");

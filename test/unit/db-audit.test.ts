@@ -1,4 +1,4 @@
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sql } from "drizzle-orm";
@@ -15,6 +15,7 @@ import {
 import { openDatabase, type DatabaseHandle } from "../../src/infra/db/client.js";
 import { MigrationError, migrate } from "../../src/infra/db/migrate.js";
 import { ProcessedUpdates } from "../../src/infra/db/processed-updates.js";
+import { writeBrokenMigrations } from "../support/migrations.js";
 import { auditEvents } from "../../src/infra/db/schema/index.js";
 
 function event(overrides: Partial<AuditEventInput> = {}): AuditEventInput {
@@ -225,16 +226,7 @@ describe("database on PGlite", () => {
 
   it("a failing migration throws MigrationError naming it, and changes nothing", async () => {
     const folder = join(dir, "migrations");
-    cpSync(join(import.meta.dirname, "../../drizzle"), folder, { recursive: true });
-    const journalPath = join(folder, "meta", "_journal.json");
-    const journal = JSON.parse(readFileSync(journalPath, "utf8")) as { entries: Record<string, unknown>[] };
-    const last = journal.entries.at(-1) as { idx: number; when: number };
-    journal.entries.push({ idx: last.idx + 1, version: "7", when: last.when + 1, tag: "9999_broken", breakpoints: true });
-    writeFileSync(journalPath, JSON.stringify(journal));
-    writeFileSync(
-      join(folder, "9999_broken.sql"),
-      'CREATE TABLE "half_done" ("id" integer);\n--> statement-breakpoint\nSELECT * FROM "no_such_table";',
-    );
+    writeBrokenMigrations(folder, 'SELECT * FROM "no_such_table";');
 
     const err = await migrate(handle, { migrationsFolder: folder }).then(() => null, (e: unknown) => e);
     expect(err).toBeInstanceOf(MigrationError);
