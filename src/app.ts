@@ -12,7 +12,7 @@ import { createOperationRepositories } from "./infra/db/repos/operations.js";
 import { createTargetConnections, type TargetConnections } from "./infra/targets.js";
 import { TelegramNotifier, configureApi } from "./infra/telegram/index.js";
 import { createOperations, type TargetPorts } from "./operations/index.js";
-import { systemClock } from "./operations/ports.js";
+import { systemClock } from "./shared/ports.js";
 import { PostgresAuditLog } from "./infra/db/audit-log.js";
 import { openDatabase, type DatabaseHandle } from "./infra/db/client.js";
 import { migrate } from "./infra/db/migrate.js";

@@ -18,7 +18,7 @@ import { createLogger, redactText, type Logger } from "../../src/infra/logger.js
 import { configureApi, TelegramNotifier } from "../../src/infra/telegram/index.js";
 import { createTargetConnections, type TargetConnections } from "../../src/infra/targets.js";
 import { createOperations, type OperationRepositories, type Operations, type TargetPorts } from "../../src/operations/index.js";
-import { systemClock, type ExecOptions, type ExecResult, type RemoteShell } from "../../src/operations/ports.js";
+import { systemClock, type ExecOptions, type ExecResult, type RemoteShell } from "../../src/shared/ports.js";
 import { BotApiEmulator, type BotMessage, type MessageEdit } from "../../test/emulator/bot-api-emulator.js";
 import { startSandbox, type Sandbox } from "../../test/sandbox/index.js";
 import { startPostgres, type TestPostgres } from "../../test/support/postgres.js";

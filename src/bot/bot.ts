@@ -1,7 +1,7 @@
 import { Bot, Composer, GrammyError, HttpError, InputFile, type Api, type RawApi } from "grammy";
 import type { UserFromGetMe } from "grammy/types";
 import type { Logger } from "pino";
-import type { AuditLog } from "../operations/ports.js";
+import type { AuditLog } from "../shared/ports.js";
 import { decideAccess, type AllowlistRules } from "./allowlist.js";
 import type { BotContext, BotFeature, CommandInfo } from "./context.js";
 import { RateWindow } from "./rate-window.js";

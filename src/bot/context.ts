@@ -1,6 +1,6 @@
 import type { Context } from "grammy";
 import type { Logger } from "pino";
-import type { Actor } from "../operations/ports.js";
+import type { Actor } from "../shared/ports.js";
 
 /**
  * The context every handler sees. By the time a handler runs, the allowlist guard has passed:

@@ -1,5 +1,5 @@
 import type { HttpCheckConfig } from "../config/file.js";
-import type { Clock, ExecResult, RemoteShell } from "../operations/ports.js";
+import type { Clock, ExecResult, RemoteShell } from "../shared/ports.js";
 import { formatDuration } from "../shared/format.js";
 import type { BackupAges, PayoutsStates } from "./ports.js";
 import type { AlertPolicy, IncidentKey } from "./types.js";

@@ -1,5 +1,5 @@
 import type { Logger } from "../infra/logger.js";
-import type { Clock, InlineButton, Notifier, SentMessage } from "../operations/ports.js";
+import type { Clock, InlineButton, Notifier, SentMessage } from "../shared/ports.js";
 import type { OutboxItem, OutboxStore } from "./ports.js";
 import { alertButtons, renderAlertMessage, renderRecoveryMessage, renderReminderMessage } from "./render.js";
 import type { Incident, IncidentMessage } from "./types.js";

@@ -1,5 +1,5 @@
 import type { Logger } from "../infra/logger.js";
-import type { Clock, ContainerSummary, DockerApi, DockerEvent } from "../operations/ports.js";
+import type { Clock, ContainerSummary, DockerApi, DockerEvent } from "../shared/ports.js";
 import { formatDuration } from "../shared/format.js";
 import type { ExpectedChangeRegistry } from "./expected-changes.js";
 import type { AlertPolicy, IncidentKey, Signal } from "./types.js";

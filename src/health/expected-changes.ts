@@ -1,4 +1,4 @@
-import type { Clock, ExpectedChanges as ExpectedChangesPort } from "../operations/ports.js";
+import type { Clock, ExpectedChanges as ExpectedChangesPort } from "../shared/ports.js";
 
 /**
  * The port opsgram's own operations use to say "we are stopping/recreating these containers, do

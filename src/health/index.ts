@@ -38,7 +38,7 @@ import { HealthReaders } from "../infra/db/repos/health-readers.js";
 import { IncidentsRepo } from "../infra/db/repos/incidents.js";
 import { MutesRepo } from "../infra/db/repos/mutes.js";
 import type { Logger } from "../infra/logger.js";
-import { systemClock, type Clock, type DockerApi, type Notifier, type RemoteShell } from "../operations/ports.js";
+import { systemClock, type Clock, type DockerApi, type Notifier, type RemoteShell } from "../shared/ports.js";
 import { backupAge, diskUsage, httpFromBot, httpFromTarget, payoutsPaused, reachability, type CheckContext, type PolledCheck } from "./checks.js";
 import { OutboxDispatcher } from "./dispatcher.js";
 import { DockerMonitor } from "./docker-monitor.js";

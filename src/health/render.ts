@@ -1,4 +1,4 @@
-import type { InlineButton } from "../operations/ports.js";
+import type { InlineButton } from "../shared/ports.js";
 import { formatDuration } from "../shared/format.js";
 import { ackData, MUTE_CHOICES_MINUTES, muteData } from "./callback-data.js";
 import type { Incident } from "./types.js";

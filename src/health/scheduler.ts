@@ -1,5 +1,5 @@
 import type { Logger } from "../infra/logger.js";
-import type { Clock } from "../operations/ports.js";
+import type { Clock } from "../shared/ports.js";
 import type { PolledCheck } from "./checks.js";
 import type { Signal } from "./types.js";
 

@@ -1,5 +1,5 @@
 import type { Logger } from "../infra/logger.js";
-import type { Clock } from "../operations/ports.js";
+import type { Clock } from "../shared/ports.js";
 import type { EngineEffect } from "./engine.js";
 import { IncidentEngine } from "./engine.js";
 import type { IncidentStore, NewOutboxItem } from "./ports.js";

@@ -1,6 +1,6 @@
 import { composeProjectName } from "../commands/compose.js";
 import type { TargetConfig } from "../config/file.js";
-import type { DockerApi, RemoteShell } from "../operations/ports.js";
+import type { DockerApi, RemoteShell } from "../shared/ports.js";
 import { DockerodeApi } from "./docker/api.js";
 import { LocalShell } from "./local/shell.js";
 import type { Logger } from "./logger.js";

@@ -5,7 +5,7 @@ import type { OperationDefinition, OperationsDeps, PlanOutcome, StoredPlan, Targ
 import { describeLock } from "./errors.js";
 import type { TargetLocks } from "./lock.js";
 import type { OperationKind, OperationRecord } from "./model.js";
-import type { Actor, InlineButton, SentMessage } from "./ports.js";
+import type { Actor, InlineButton, SentMessage } from "../shared/ports.js";
 import { auditFor, header, runOperation, safe } from "./runner.js";
 
 /** `callback_data` of the buttons: `op:c:<id>` confirms, `op:x:<id>` cancels (≤ 64 bytes). */

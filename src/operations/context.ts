@@ -1,6 +1,6 @@
 import type { OpsFile, TargetConfig } from "../config/file.js";
 import type { OperationRepositories, OperationKind, OperationRecord, OpsLogger } from "./model.js";
-import type { Actor, AuditLog, AuditOutcome, Clock, DockerApi, ExpectedChanges, Notifier, RemoteShell } from "./ports.js";
+import type { Actor, AuditLog, AuditOutcome, Clock, DockerApi, ExpectedChanges, Notifier, RemoteShell } from "../shared/ports.js";
 import type { ProbeResult } from "./health-gate.js";
 import type { Steps } from "./steps.js";
 

@@ -14,7 +14,7 @@ import {
 import type { TargetHandle } from "./context.js";
 import { RefNotFoundError, TargetUnavailableError } from "./errors.js";
 import { lastLines } from "./progress.js";
-import type { ExecResult } from "./ports.js";
+import type { ExecResult } from "../shared/ports.js";
 
 /** Read-only git commands while planning: short timeouts, never the operator's lines. */
 const READ_TIMEOUT_MS = 30_000;

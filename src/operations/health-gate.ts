@@ -1,4 +1,4 @@
-import type { Clock, ContainerSummary, DockerApi, RemoteShell } from "./ports.js";
+import type { Clock, ContainerSummary, DockerApi, RemoteShell } from "../shared/ports.js";
 
 /** One look at the thing being waited for. */
 export interface ProbeResult {

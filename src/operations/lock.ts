@@ -1,6 +1,6 @@
 import { LockHeldError } from "./errors.js";
 import { isTerminal, type LockRecord, type LocksRepo, type OperationsRepo, type OpsLogger } from "./model.js";
-import type { Actor, Clock } from "./ports.js";
+import type { Actor, Clock } from "../shared/ports.js";
 
 /** A running operation refreshes its lock this often. */
 export const HEARTBEAT_INTERVAL_MS = 10_000;

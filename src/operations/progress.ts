@@ -1,4 +1,4 @@
-import type { Clock, MessageOptions, Notifier, SentMessage } from "./ports.js";
+import type { Clock, MessageOptions, Notifier, SentMessage } from "../shared/ports.js";
 import type { OpsLogger } from "./model.js";
 
 /** Telegram allows about one message (or edit) per second per chat; progress stays under it. */

@@ -4,7 +4,7 @@ import type { TargetLocks } from "./lock.js";
 import { HEARTBEAT_INTERVAL_MS } from "./lock.js";
 import type { OperationRecord } from "./model.js";
 import { ProgressMessage, lastLines, renderSteps } from "./progress.js";
-import type { Actor, AuditOutcome } from "./ports.js";
+import type { Actor, AuditOutcome } from "../shared/ports.js";
 import { Steps } from "./steps.js";
 
 /** Lines of the failing step's output shown in the ❌ message (the rest goes as a document). */

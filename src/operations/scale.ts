@@ -3,7 +3,7 @@ import { escapeHtml, formatDuration } from "../shared/format.js";
 import type { OperationDefinition, PlanOutcome, TargetHandle } from "./context.js";
 import { StepFailedError } from "./errors.js";
 import { waitUntilHealthy, type Probe } from "./health-gate.js";
-import type { DockerApi } from "./ports.js";
+import type { DockerApi } from "../shared/ports.js";
 
 /** How long scaled containers get to be running (and healthy, where checked). */
 export const SCALE_VERIFY_TIMEOUT_MS = 120_000;

@@ -6,7 +6,7 @@ import { planDeploy } from "./deploy.js";
 import { describeLock } from "./errors.js";
 import type { OperationKind } from "./model.js";
 import { MAX_REASON_LENGTH, planPayouts } from "./payouts.js";
-import type { Actor } from "./ports.js";
+import type { Actor } from "../shared/ports.js";
 import { parseRollbackArg, planRollback } from "./rollback.js";
 import { planScale } from "./scale.js";
 import { clipWords } from "./status.js";

@@ -11,7 +11,7 @@ import type { TargetLocks } from "./lock.js";
 import type { BackupRecord, DeploymentRecord, LockRecord, PayoutsState } from "./model.js";
 import { describePayouts } from "./payouts.js";
 import { formatBytes, MAX_MESSAGE_CHARS } from "./progress.js";
-import type { Actor, ContainerSummary } from "./ports.js";
+import type { Actor, ContainerSummary } from "../shared/ports.js";
 import { splitTarget } from "./target-args.js";
 
 /** /status answers within this, whatever the target does. */

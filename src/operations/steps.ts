@@ -1,7 +1,7 @@
 import { toCommandLine } from "../commands/quote.js";
 import { StepFailedError } from "./errors.js";
 import type { StepView } from "./progress.js";
-import type { Clock, ExecOptions, ExecResult, RemoteShell } from "./ports.js";
+import type { Clock, ExecOptions, ExecResult, RemoteShell } from "../shared/ports.js";
 
 /** Bytes of output kept per step for the failure document. */
 const MAX_STEP_OUTPUT = 2 * 1024 * 1024;

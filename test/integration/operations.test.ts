@@ -20,7 +20,7 @@ import { createLogger } from "../../src/infra/logger.js";
 import { createTargetConnections, type TargetConnections } from "../../src/infra/targets.js";
 import { createOperations, type Operations, type OperationRepositories } from "../../src/operations/index.js";
 import { containersProbe } from "../../src/operations/health-gate.js";
-import { systemClock, type Clock, type ExecOptions, type ExecResult, type RemoteShell } from "../../src/operations/ports.js";
+import { systemClock, type Clock, type ExecOptions, type ExecResult, type RemoteShell } from "../../src/shared/ports.js";
 import { startSandbox, type Sandbox } from "../sandbox/index.js";
 import { createTestDatabase } from "../support/db.js";
 import { INJECTION_PAYLOADS, MARKER } from "../support/injection-corpus.js";

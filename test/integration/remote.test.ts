@@ -15,7 +15,7 @@ import { SshDisconnectedError, HostKeyMismatchError, HostKeyUnknownError, SshCon
 import { fingerprintSha256 } from "../../src/infra/ssh/known-hosts.js";
 import { SshShell } from "../../src/infra/ssh/shell.js";
 import { createTargetConnections } from "../../src/infra/targets.js";
-import type { DockerEvent, ExecOptions } from "../../src/operations/ports.js";
+import type { DockerEvent, ExecOptions } from "../../src/shared/ports.js";
 import { startSandbox, type Sandbox } from "../sandbox/index.js";
 import { INJECTION_PAYLOADS, MARKER } from "../support/injection-corpus.js";
 import { freePort } from "../support/ports.js";

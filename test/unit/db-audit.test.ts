@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { AuditEventInput } from "../../src/operations/ports.js";
+import type { AuditEventInput } from "../../src/shared/ports.js";
 import {
   GENESIS_HASH,
   PostgresAuditLog,

@@ -5,7 +5,7 @@ import { createAlertsFeature } from "../../src/bot/handlers/alerts.js";
 import type { BotContext } from "../../src/bot/context.js";
 import { ackData, muteData } from "../../src/health/callback-data.js";
 import { HealthService } from "../../src/health/service.js";
-import type { AuditEvent, AuditEventInput, AuditLog } from "../../src/operations/ports.js";
+import type { AuditEvent, AuditEventInput, AuditLog } from "../../src/shared/ports.js";
 import { FakeClock, MemoryHealthStore, silentLog } from "./health-fakes.js";
 
 const CHAT = -1001;

@@ -1,7 +1,7 @@
 import pino from "pino";
 import type { IncidentStore, NewOutboxItem, OutboxItem, OutboxStore } from "../../src/health/ports.js";
 import type { Incident, IncidentMessage, Mute } from "../../src/health/types.js";
-import type { Clock, MessageOptions, Notifier, SentMessage } from "../../src/operations/ports.js";
+import type { Clock, MessageOptions, Notifier, SentMessage } from "../../src/shared/ports.js";
 
 /** A clock that only moves when told; sleeps resolve when time passes their end. */
 export class FakeClock implements Clock {

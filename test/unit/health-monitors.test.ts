@@ -5,7 +5,7 @@ import { ackData, muteData, parseAlertData } from "../../src/health/callback-dat
 import { DockerMonitor } from "../../src/health/docker-monitor.js";
 import { ExpectedChangeRegistry } from "../../src/health/expected-changes.js";
 import type { Signal } from "../../src/health/types.js";
-import type { ContainerSummary, DockerApi, DockerEvent, ExecResult } from "../../src/operations/ports.js";
+import type { ContainerSummary, DockerApi, DockerEvent, ExecResult } from "../../src/shared/ports.js";
 import { FakeClock, silentLog } from "./health-fakes.js";
 
 class FakeDocker implements DockerApi {

@@ -3,7 +3,7 @@
  * build: enough to unit-test plans, step order, failure handling and rollbacks. The real sandbox
  * covers the same paths in test/integration.
  */
-import type { ExecResult } from "../../src/operations/ports.js";
+import type { ExecResult } from "../../src/shared/ports.js";
 import { FakeShell } from "./operations-fakes.js";
 
 export const SHA = {

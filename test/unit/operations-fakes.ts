@@ -38,7 +38,7 @@ import type {
   Notifier,
   RemoteShell,
   SentMessage,
-} from "../../src/operations/ports.js";
+} from "../../src/shared/ports.js";
 
 /** A clock that only moves when told to; sleeps resolve as time passes them. */
 export class ManualClock implements Clock {

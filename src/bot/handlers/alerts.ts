@@ -3,7 +3,7 @@ import { ALERT_CALLBACK_PREFIX, parseAlertData } from "../../health/callback-dat
 import { alertLine } from "../../health/render.js";
 import type { AlertsControl } from "../../health/service.js";
 import type { Incident } from "../../health/types.js";
-import type { AuditLog } from "../../operations/ports.js";
+import type { AuditLog } from "../../shared/ports.js";
 import { formatAgo } from "../../shared/format.js";
 import type { BotContext, BotFeature } from "../context.js";
 

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { asc, desc, gt, sql } from "drizzle-orm";
-import { systemClock, type AuditEvent, type AuditEventInput, type AuditLog, type Clock } from "../../operations/ports.js";
+import { systemClock, type AuditEvent, type AuditEventInput, type AuditLog, type Clock } from "../../shared/ports.js";
 import { redactText } from "../logger.js";
 import type { Db } from "./client.js";
 import { auditEvents, type AuditEventRow } from "./schema/index.js";

@@ -2,7 +2,7 @@ import { Agent, type ClientRequestArgs } from "node:http";
 import { PassThrough, Readable, type Duplex } from "node:stream";
 import { StringDecoder } from "node:string_decoder";
 import Docker from "dockerode";
-import type { ContainerSummary, DockerApi, DockerEvent } from "../../operations/ports.js";
+import type { ContainerSummary, DockerApi, DockerEvent } from "../../shared/ports.js";
 import type { Logger } from "../logger.js";
 import {
   compareContainers,

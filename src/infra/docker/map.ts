@@ -1,4 +1,4 @@
-import type { ContainerHealth, ContainerState, ContainerSummary, DockerEvent } from "../../operations/ports.js";
+import type { ContainerHealth, ContainerState, ContainerSummary, DockerEvent } from "../../shared/ports.js";
 
 /**
  * Pure translations from Docker Engine API shapes to the ports' types, kept apart from the

@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { ENV_NAME, loggableProgram, shellArgv } from "../../commands/exec-line.js";
 import { toCommandLine } from "../../commands/quote.js";
-import type { ExecOptions, ExecResult, RemoteShell } from "../../operations/ports.js";
+import type { ExecOptions, ExecResult, RemoteShell } from "../../shared/ports.js";
 import type { Logger } from "../logger.js";
 import { DEFAULT_MAX_OUTPUT_BYTES, OutputCapture } from "../ssh/output.js";
 

@@ -2,7 +2,7 @@ import type { Duplex } from "node:stream";
 import type { Client } from "ssh2";
 import { loggableProgram, remoteCommandLine } from "../../commands/exec-line.js";
 import { toCommandLine } from "../../commands/quote.js";
-import type { ExecOptions, ExecResult, RemoteShell } from "../../operations/ports.js";
+import type { ExecOptions, ExecResult, RemoteShell } from "../../shared/ports.js";
 import type { Logger } from "../logger.js";
 import { SshChannelError, SshConnection, type SshTargetOptions } from "./connection.js";
 import { SshDisconnectedError } from "./errors.js";

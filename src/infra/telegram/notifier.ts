@@ -1,6 +1,6 @@
 import { GrammyError, HttpError, InputFile, type Api, type RawApi } from "grammy";
 import type { InlineKeyboardMarkup } from "grammy/types";
-import type { MessageOptions, Notifier, SentMessage } from "../../operations/ports.js";
+import type { MessageOptions, Notifier, SentMessage } from "../../shared/ports.js";
 import type { Logger } from "../logger.js";
 import { TelegramSendError } from "./errors.js";
 

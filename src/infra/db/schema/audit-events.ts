@@ -1,5 +1,5 @@
 import { bigint, bigserial, check, index, jsonb, pgTable, text, timestamp } from "drizzle-orm/pg-core";
-import type { AuditOutcome } from "../../../operations/ports.js";
+import type { AuditOutcome } from "../../../shared/ports.js";
 import { oneOf } from "./sql-helpers.js";
 
 /** Every outcome an audit row may carry; the database enforces the same list with a CHECK. */
