@@ -1,7 +1,7 @@
 import { badRequest } from "./errors.js";
 
 /**
- * Turns text sent with a `parse_mode` into what the user sees, and rejects markup Telegram would
+ * Turns text sent with `parse_mode: "HTML"` into what the user sees, and rejects markup Telegram would
  * reject with "can't parse entities". A bot that interpolates `docker logs` output into an HTML
  * message without escaping fails here exactly as it would in production — which is the point.
  * Entities themselves are not computed (tests assert on visible text).
@@ -15,12 +15,10 @@ export function visibleText(text: string, parseMode: string | undefined): string
       return text;
     case "html":
       return parseHtml(text);
-    case "markdownv2":
-      return parseMarkdownV2(text);
-    case "markdown":
-      return parseLegacyMarkdown(text);
     default:
-      throw badRequest(`unsupported parse_mode`);
+      // Telegram also knows MarkdownV2 and Markdown; src/ sends only HTML or plain text, so the
+      // emulator does not implement them and says so instead of passing them through unchecked.
+      throw badRequest(`unsupported parse_mode "${parseMode}" (the emulator implements HTML only)`);
   }
 }
 
@@ -123,128 +121,4 @@ function decodeEntity(body: string): string | undefined {
     return code > 0 && code <= 0x10ffff ? String.fromCodePoint(code) : undefined;
   }
   return NAMED_ENTITIES[body.toLowerCase()];
-}
-
-// ------------------------------------------------------ MarkdownV2 (bots/api#markdownv2-style)
-
-const MARKDOWN_V2_RESERVED = new Set("_*[]()~`>#+-=|{}.!\\".split(""));
-const MARKDOWN_V2_NAMES: Record<string, string> = {
-  "*": "Bold", _: "Italic", __: "Underline", "~": "Strikethrough", "||": "Spoiler", "[": "TextUrl",
-};
-
-function parseMarkdownV2(text: string): string {
-  let out = "";
-  const open: { marker: string; index: number }[] = [];
-  let lineStart = true;
-  let i = 0;
-  while (i < text.length) {
-    const char = text[i]!;
-    const atLineStart = lineStart;
-    lineStart = char === "\n";
-
-    if (char === "\\") {
-      const next = text[i + 1];
-      if (next === undefined) throw reserved("\\");
-      out += next;
-      i += 2;
-      continue;
-    }
-    if (char === "`") {
-      const fence = text.startsWith("```", i) ? "```" : "`";
-      const close = findUnescaped(text, fence, i + fence.length);
-      if (close === -1) {
-        throw entityError(`Can't find end of ${fence === "```" ? "Pre" : "Code"} entity at byte offset ${byteOffset(text, i)}`);
-      }
-      let body = text.slice(i + fence.length, close).replace(/\\([`\\])/g, "$1");
-      if (fence === "```") body = body.replace(/^[^\s`]*\n/, ""); // ```language\n
-      out += body;
-      i = close + fence.length;
-      continue;
-    }
-    if (char === ">" && atLineStart) {
-      i += 1; // blockquote marker
-      continue;
-    }
-    if (char === "]" && open.at(-1)?.marker === "[") {
-      open.pop();
-      if (text[i + 1] !== "(") throw reserved("]");
-      const close = findUnescaped(text, ")", i + 2);
-      if (close === -1) throw entityError(`Can't find end of a URL at byte offset ${byteOffset(text, i + 1)}`);
-      i = close + 1;
-      continue;
-    }
-
-    const marker =
-      char === "_" && text[i + 1] === "_" ? "__" : char === "|" && text[i + 1] === "|" ? "||" : char;
-    if (marker in MARKDOWN_V2_NAMES) {
-      const top = open.at(-1);
-      if (top?.marker === marker && marker !== "[") open.pop();
-      else if (open.some((entry) => entry.marker === marker && marker !== "[")) {
-        throw entityError(`Can't find end of ${MARKDOWN_V2_NAMES[top!.marker]} entity at byte offset ${byteOffset(text, top!.index)}`);
-      } else open.push({ marker, index: i });
-      i += marker.length;
-      continue;
-    }
-    if (MARKDOWN_V2_RESERVED.has(char)) throw reserved(char);
-    out += char;
-    i += 1;
-  }
-  const unclosed = open.pop();
-  if (unclosed) {
-    throw entityError(
-      `Can't find end of ${MARKDOWN_V2_NAMES[unclosed.marker]} entity at byte offset ${byteOffset(text, unclosed.index)}`,
-    );
-  }
-  return out;
-}
-
-function reserved(char: string): Error {
-  return entityError(`Character '${char}' is reserved and must be escaped with the preceding '\\'`);
-}
-
-function findUnescaped(text: string, needle: string, from: number): number {
-  for (let i = from; i < text.length; i++) {
-    if (text[i] === "\\") {
-      i += 1;
-      continue;
-    }
-    if (text.startsWith(needle, i)) return i;
-  }
-  return -1;
-}
-
-// ------------------------------------------------------ legacy Markdown (bots/api#markdown-style)
-
-function parseLegacyMarkdown(text: string): string {
-  let out = "";
-  let i = 0;
-  while (i < text.length) {
-    const char = text[i]!;
-    if (char === "\\" && "_*`[".includes(text[i + 1] ?? "")) {
-      out += text[i + 1];
-      i += 2;
-      continue;
-    }
-    if (char === "*" || char === "_" || char === "`") {
-      const fence = char === "`" && text.startsWith("```", i) ? "```" : char;
-      const close = text.indexOf(fence, i + fence.length);
-      if (close === -1) {
-        throw entityError(`Can't find end of the entity starting at byte offset ${byteOffset(text, i)}`);
-      }
-      out += text.slice(i + fence.length, close);
-      i = close + fence.length;
-      continue;
-    }
-    if (char === "[") {
-      const link = /^\[([^\]]*)\]\(([^)]*)\)/.exec(text.slice(i));
-      if (link) {
-        out += link[1];
-        i += link[0].length;
-        continue;
-      }
-    }
-    out += char;
-    i += 1;
-  }
-  return out;
 }

@@ -4,8 +4,39 @@ import type { RawParams } from "./request-body.js";
 /** A chat as a test names it: just the id, or with type/title. Positive ids default to private. */
 export type ChatRef = number | { id: number; type?: "private" | "group" | "supergroup"; title?: string };
 
-/** A user as a test names it: just the id, or with a username / first name. */
-export type UserRef = number | { id: number; username?: string; first_name?: string };
+/** A user as a test names it: just the id, or with a username / first name; `is_bot` for another bot. */
+export type UserRef = number | { id: number; username?: string; first_name?: string; is_bot?: boolean };
+
+/** How a user's message differs from a fresh one typed by a person in that chat. */
+export interface UserMessageOptions {
+  /**
+   * When it was sent (a Date or unix seconds; default now). Older dates are what the bot sees
+   * for commands queued while it was offline.
+   */
+  date?: Date | number;
+  /** Sent on behalf of this chat (`sender_chat`): an anonymous group admin, or a channel. */
+  senderChat?: ChatRef;
+}
+
+export interface PressOptions {
+  /** The query carries an InaccessibleMessage (`date: 0`), as for messages older than 48 h. */
+  inaccessible?: boolean;
+}
+
+/**
+ * What getWebhookInfo reports for one bot token (field names as in the Bot API). Dates may be
+ * given as Dates; they are reported in unix seconds.
+ */
+export interface WebhookState {
+  /** "" when no webhook is set. */
+  url: string;
+  /** Default: the emulator's own queue length for its bot, 0 for other bots. */
+  pending_update_count?: number;
+  last_error_date?: Date | number;
+  last_error_message?: string;
+  max_connections?: number;
+  ip_address?: string;
+}
 
 export interface BotApiEmulatorOptions {
   /** Bot token; a realistic random one (`<digits>:<35 chars>`) when omitted. */
@@ -30,6 +61,8 @@ export type Fault =
   | { status: 500 | 502 | 503 }
   /** 409 on getUpdates: what Telegram answers when another process polls with the same token. */
   | { status: 409 }
+  /** 401: the token was revoked. */
+  | { status: 401 }
   | { delayMs: number };
 
 /** One state of a bot message: as sent, or after an edit. */
@@ -52,7 +85,7 @@ export interface BotMessage {
   messageId: number;
   /** Visible text (parse_mode applied, trimmed); for documents the caption, "" if none. */
   text: string;
-  /** The text/caption exactly as the bot sent it (with its HTML or Markdown). */
+  /** The text/caption exactly as the bot sent it (with its HTML). */
   rawText: string;
   parseMode: string | undefined;
   replyMarkup: InlineKeyboardMarkup | undefined;

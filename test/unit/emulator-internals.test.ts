@@ -22,18 +22,9 @@ describe("visibleText", () => {
     expect(() => visibleText(text, "HTML")).toThrow(reason);
   });
 
-  it("strips MarkdownV2 and insists on escaping reserved characters", () => {
-    expect(visibleText("*bold* _it_ __u__ ~s~ ||sp|| `a\\`b` [link](https://x.y/\\)) v1\\.2\\!", "MarkdownV2")).toBe(
-      "bold it u s sp a`b link v1.2!",
-    );
-    expect(visibleText("```sh\ndocker ps\n```", "MarkdownV2")).toBe("docker ps\n");
-    expect(() => visibleText("v1.2", "MarkdownV2")).toThrow(/Character '\.' is reserved/);
-    expect(() => visibleText("*bold", "MarkdownV2")).toThrow(/Can't find end of Bold entity at byte offset 0/);
-  });
-
-  it("fails legacy Markdown on a lone underscore, as Telegram does with user_names", () => {
-    expect(visibleText("*ok* _fine_", "Markdown")).toBe("ok fine");
-    expect(() => visibleText("restarted by deploy_bot", "Markdown")).toThrow(/Can't find end of the entity starting at byte offset 19/);
+  it("refuses parse modes other than HTML: src/ sends none, so the emulator does not implement them", () => {
+    expect(() => visibleText("*bold*", "MarkdownV2")).toThrow(/unsupported parse_mode "MarkdownV2"/);
+    expect(() => visibleText("*bold*", "Markdown")).toThrow(/unsupported parse_mode "Markdown"/);
   });
 
   it("leaves text without parse_mode alone", () => {
