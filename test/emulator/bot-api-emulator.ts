@@ -54,7 +54,7 @@ export class BotApiEmulator extends RecordedBotApi {
     private readonly faults: FaultPlan,
     private readonly stopController: AbortController,
   ) {
-    super(botUser, options.callbackQueryTtlMs ?? DEFAULT_CALLBACK_QUERY_TTL_MS);
+    super(botUser, options.callbackQueryTtlMs ?? DEFAULT_CALLBACK_QUERY_TTL_MS, options.now);
     this.token = token;
     this.botUser = botUser;
     this.apiRoot = server.apiRoot;

@@ -22,7 +22,11 @@ export class CallbackQueries {
   readonly answers = new RecordStream<CallbackAnswer>();
   private readonly pending = new Map<string, PendingCallbackQuery>();
 
-  constructor(private readonly ttlMs: number) {}
+  constructor(
+    private readonly ttlMs: number,
+    /** Milliseconds since the epoch; tests of expiry pass a fake clock instead of sleeping. */
+    private readonly now: () => number = Date.now,
+  ) {}
 
   /**
    * A press of `data` by `from` under `record`. With `inaccessible`, the query carries what
@@ -31,7 +35,7 @@ export class CallbackQueries {
   press(record: BotMessage, from: User, chatInstance: string, data: string, inaccessible = false): CallbackQuery {
     const id = randomBytes(8).readBigUInt64BE().toString();
     const { chatId, messageId } = record;
-    this.pending.set(id, { createdAt: Date.now(), answered: false, chatId, messageId, userId: from.id, data });
+    this.pending.set(id, { createdAt: this.now(), answered: false, chatId, messageId, userId: from.id, data });
     const message = inaccessible
       ? { chat: structuredClone(record.message.chat), message_id: messageId, date: 0 as const }
       : structuredClone(record.message);
@@ -42,7 +46,7 @@ export class CallbackQueries {
   answer(params: Params): true {
     const queryId = params.string("callback_query_id") ?? "";
     const query = this.pending.get(queryId);
-    if (query === undefined || query.answered || Date.now() - query.createdAt > this.ttlMs) {
+    if (query === undefined || query.answered || this.now() - query.createdAt > this.ttlMs) {
       throw badRequest("query is too old and response timeout expired or query ID is invalid");
     }
     query.answered = true;

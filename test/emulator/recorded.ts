@@ -32,9 +32,9 @@ export abstract class RecordedBotApi {
   protected readonly queue: UpdateQueue;
   private readonly idleWaiters = new Set<IdleWaiter>();
 
-  protected constructor(botUser: UserFromGetMe, callbackQueryTtlMs: number) {
+  protected constructor(botUser: UserFromGetMe, callbackQueryTtlMs: number, now: (() => number) | undefined) {
     this.store = new MessageStore(this.chats, botUser);
-    this.queries = new CallbackQueries(callbackQueryTtlMs);
+    this.queries = new CallbackQueries(callbackQueryTtlMs, now);
     // Telegram's update ids start "from a certain positive number"; a random start keeps tests from assuming 1.
     this.queue = new UpdateQueue(randomInt(100_000_000, 900_000_000), () => this.checkIdle());
   }
@@ -77,6 +77,11 @@ export abstract class RecordedBotApi {
   /** Updates enqueued and not yet confirmed by the bot (getUpdates with a higher offset). */
   get pendingUpdates(): number {
     return this.queue.pending;
+  }
+
+  /** True while the bot's getUpdates long poll is parked here waiting for updates. */
+  get longPolling(): boolean {
+    return this.queue.polling;
   }
 
   // ------------------------------------------------------------------ waiting

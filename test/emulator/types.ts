@@ -50,6 +50,8 @@ export interface BotApiEmulatorOptions {
    * unofficial, ~5–20 s; after it answerCallbackQuery fails with "query is too old".
    */
   callbackQueryTtlMs?: number;
+  /** The clock callback-query expiry reads (ms since the epoch, default `Date.now`): a fake one spares real sleeps. */
+  now?: () => number;
 }
 
 /**

@@ -1,44 +1,13 @@
-import { Bot, GrammyError, InlineKeyboard, InputFile } from "grammy";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { InlineKeyboard, InputFile } from "grammy";
+import { describe, expect, it } from "vitest";
 import { BotApiEmulator, EmulatorTimeoutError, EmulatorUsageError } from "../emulator/bot-api-emulator.js";
+import { ADMIN, GROUP, grammyError, useEmulatorBot } from "../support/emulator-bot.js";
 
-const ADMIN = { id: 4242, username: "alice", first_name: "Alice" };
-const GROUP = { id: -1001234567890, type: "supergroup" as const, title: "ops" };
+describe("BotApiEmulator with a real grammY bot: messages, buttons, documents", () => {
+  const env = useEmulatorBot();
 
-let telegram: BotApiEmulator;
-let bot: Bot;
-let polling: Promise<void> | undefined;
-
-beforeEach(async () => {
-  telegram = await BotApiEmulator.start();
-  bot = new Bot(telegram.token, { client: { apiRoot: telegram.apiRoot } });
-  polling = undefined;
-});
-
-afterEach(async () => {
-  if (bot.isRunning()) await bot.stop();
-  await polling;
-  await telegram.stop();
-  expect(telegram.internalErrors).toEqual([]);
-});
-
-/** Real long polling, as in production (no dropping of updates enqueued before start). */
-function startBot(): void {
-  polling = bot.start({ drop_pending_updates: false });
-}
-
-/** Runs `call` and returns the GrammyError it must fail with. */
-async function grammyError(call: Promise<unknown>): Promise<GrammyError> {
-  const error = await call.then(
-    () => undefined,
-    (reason: unknown) => reason,
-  );
-  expect(error).toBeInstanceOf(GrammyError);
-  return error as GrammyError;
-}
-
-describe("BotApiEmulator with a real grammY bot", () => {
   it("generates a realistic token and answers getMe", async () => {
+    const { telegram, bot } = env;
     expect(telegram.token).toMatch(/^\d{9,10}:[A-Za-z0-9_-]{35}$/);
     expect(telegram.apiRoot).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     const me = await bot.api.getMe();
@@ -53,8 +22,9 @@ describe("BotApiEmulator with a real grammY bot", () => {
   });
 
   it("delivers a command to bot.command and records the reply", async () => {
+    const { telegram, bot } = env;
     bot.command("ping", (ctx) => ctx.reply(`pong ${ctx.match}`));
-    startBot();
+    env.startBot();
 
     const update = telegram.sendText(ADMIN.id, ADMIN, "/ping hello");
     expect(update.message?.entities).toEqual([{ type: "bot_command", offset: 0, length: 5 }]);
@@ -68,9 +38,10 @@ describe("BotApiEmulator with a real grammY bot", () => {
   });
 
   it("honours the @botusername suffix like Telegram clients in groups", async () => {
+    const { telegram, bot } = env;
     bot.command("ping", (ctx) => ctx.reply(`pong ${ctx.match}`));
     bot.on("message:text", (ctx) => ctx.reply(`not a command for me: ${ctx.msg.text}`));
-    startBot();
+    env.startBot();
 
     telegram.sendText(GROUP, ADMIN, "/ping@some_other_bot a");
     telegram.sendText(GROUP, ADMIN, `/ping@${telegram.botUser.username} b`);
@@ -82,6 +53,7 @@ describe("BotApiEmulator with a real grammY bot", () => {
   });
 
   it("delivers a button press to callbackQuery and records the answer and the edit", async () => {
+    const { telegram, bot } = env;
     bot.command("deploy", (ctx) =>
       ctx.reply("Deploy main?", { reply_markup: new InlineKeyboard().text("Confirm", "op:1:yes").text("Cancel", "op:1:no") }),
     );
@@ -89,7 +61,7 @@ describe("BotApiEmulator with a real grammY bot", () => {
       await ctx.answerCallbackQuery({ text: "Starting" });
       await ctx.editMessageText("Deploying main…");
     });
-    startBot();
+    env.startBot();
 
     telegram.sendCommand(GROUP, ADMIN, "deploy");
     const prompt = await telegram.waitForMessage((m) => m.replyMarkup !== undefined);
@@ -113,6 +85,7 @@ describe("BotApiEmulator with a real grammY bot", () => {
   });
 
   it("lets a test press any data on an existing bot message, but not on a missing one", async () => {
+    const { telegram, bot } = env;
     const sent = await bot.api.sendMessage(ADMIN.id, "Pick", { reply_markup: new InlineKeyboard().text("A", "a") });
     const forged = telegram.pressButton(ADMIN.id, ADMIN, sent.message_id, "op:forged");
     expect(forged.callback_query).toMatchObject({ data: "op:forged", from: { id: ADMIN.id } });
@@ -122,25 +95,8 @@ describe("BotApiEmulator with a real grammY bot", () => {
     expect(() => telegram.pressButton(ADMIN.id, ADMIN, sent.message_id, "a")).toThrow(EmulatorUsageError);
   });
 
-  it("delivers a redelivered update a second time, and newer updates only once", async () => {
-    const seen: number[] = [];
-    bot.on("message:text", (ctx) => {
-      seen.push(ctx.update.update_id);
-    });
-    startBot();
-
-    const first = telegram.sendText(ADMIN.id, ADMIN, "one");
-    await telegram.waitUntilIdle();
-    telegram.redeliver(first);
-    await telegram.waitUntilIdle();
-    const second = telegram.sendText(ADMIN.id, ADMIN, "two");
-    await telegram.waitUntilIdle();
-
-    expect(seen).toEqual([first.update_id, first.update_id, second.update_id]);
-    expect(telegram.pendingUpdates).toBe(0);
-  });
-
   it("records a document sent with an InputFile (multipart upload)", async () => {
+    const { telegram, bot } = env;
     bot.command("logs", (ctx) =>
       ctx.replyWithDocument(new InputFile(Buffer.from("line 1\nline 2\n"), "out.txt"), {
         caption: "<b>api</b> logs &amp; more",
@@ -148,7 +104,7 @@ describe("BotApiEmulator with a real grammY bot", () => {
         reply_markup: new InlineKeyboard().text("More", "logs:more"),
       }),
     );
-    startBot();
+    env.startBot();
 
     telegram.sendCommand(ADMIN.id, ADMIN, "/logs");
     const document = await telegram.waitForDocument();
@@ -166,35 +122,8 @@ describe("BotApiEmulator with a real grammY bot", () => {
     expect(telegram.documents[1]?.content.equals(document.content)).toBe(true);
   });
 
-  it("answers an injected 429 the way Telegram does", async () => {
-    telegram.failNext("sendMessage", { status: 429, retryAfter: 1 });
-
-    const error = await grammyError(bot.api.sendMessage(ADMIN.id, "hi"));
-    expect(error.error_code).toBe(429);
-    expect(error.description).toBe("Too Many Requests: retry after 1");
-    expect(error.parameters.retry_after).toBe(1);
-
-    await expect(bot.api.sendMessage(ADMIN.id, "hi")).resolves.toMatchObject({ text: "hi" });
-    expect(telegram.messages.map((m) => m.text)).toEqual(["hi"]);
-    expect(telegram.calls.filter((call) => call.method === "sendMessage").map((call) => call.fault)).toEqual([
-      { status: 429, retryAfter: 1 },
-      undefined,
-    ]);
-  });
-
-  it("injects 5xx faults `times` times, for one method or any, and delays", async () => {
-    telegram.failNext("*", { status: 502 }, 2);
-    expect((await grammyError(bot.api.getMe())).error_code).toBe(502);
-    expect((await grammyError(bot.api.sendMessage(1, "x"))).description).toBe("Bad Gateway");
-    await expect(bot.api.getMe()).resolves.toBeDefined();
-
-    telegram.failNext("getMe", { delayMs: 150 });
-    const started = Date.now();
-    await bot.api.getMe();
-    expect(Date.now() - started).toBeGreaterThanOrEqual(140);
-  });
-
   it("reports 'message is not modified' and unknown messages like Telegram", async () => {
+    const { telegram, bot } = env;
     const keyboard = new InlineKeyboard().text("Ack", "ack");
     const sent = await bot.api.sendMessage(ADMIN.id, "Disk at 91%", { reply_markup: keyboard });
 
@@ -220,6 +149,7 @@ describe("BotApiEmulator with a real grammY bot", () => {
   });
 
   it("enforces text, callback_data and HTML limits", async () => {
+    const { bot } = env;
     const empty = await grammyError(bot.api.sendMessage(ADMIN.id, "   \n "));
     expect(empty.description).toBe("Bad Request: message text is empty");
     const long = await grammyError(bot.api.sendMessage(ADMIN.id, "x".repeat(4097)));
@@ -241,6 +171,7 @@ describe("BotApiEmulator with a real grammY bot", () => {
   });
 
   it("rejects a waitForMessage timeout with what the bot did send", async () => {
+    const { telegram, bot } = env;
     await bot.api.sendMessage(ADMIN.id, "Deploy failed: health check red");
     await grammyError(bot.api.sendMessage(ADMIN.id, ""));
 
@@ -253,6 +184,7 @@ describe("BotApiEmulator with a real grammY bot", () => {
   });
 
   it("waitForMessage finds replies sent before the call, each exactly once, non-matching ones kept", async () => {
+    const { telegram, bot } = env;
     await bot.api.sendMessage(ADMIN.id, "first");
     await bot.api.sendMessage(ADMIN.id, "second");
     expect((await telegram.waitForMessage((m) => m.text === "second")).text).toBe("second");
@@ -267,49 +199,8 @@ describe("BotApiEmulator with a real grammY bot", () => {
     expect((await telegram.waitForMessage((m) => m.text === "Running")).text).toBe("Done");
   });
 
-  it("rejects a wrong token with 401 and an unknown method with 404", async () => {
-    const intruder = new Bot(`${telegram.botUser.id}:${"A".repeat(35)}`, { client: { apiRoot: telegram.apiRoot } });
-    const unauthorized = await grammyError(intruder.api.getMe());
-    expect(unauthorized.error_code).toBe(401);
-    expect(unauthorized.description).toBe("Unauthorized");
-
-    const unknown = await grammyError(bot.api.raw.sendPaidMedia({ chat_id: 1, star_count: 1, media: [] }));
-    expect(unknown.error_code).toBe(404);
-    expect(unknown.description).toBe("Not Found");
-  });
-
-  it("implements getUpdates offset, limit and long-poll semantics", async () => {
-    const a = telegram.sendText(ADMIN.id, ADMIN, "a");
-    const b = telegram.sendText(ADMIN.id, ADMIN, "b");
-    const c = telegram.sendText(ADMIN.id, ADMIN, "c");
-
-    expect((await bot.api.getUpdates({ limit: 2 })).map((u) => u.update_id)).toEqual([a.update_id, b.update_id]);
-    // Unconfirmed updates come again; offset confirms everything below it.
-    expect(await bot.api.getUpdates()).toHaveLength(3);
-    expect((await bot.api.getUpdates({ offset: b.update_id })).map((u) => u.update_id)).toEqual([b.update_id, c.update_id]);
-    expect(telegram.pendingUpdates).toBe(2);
-    expect(await bot.api.getUpdates({ offset: c.update_id + 1 })).toEqual([]);
-    expect(telegram.pendingUpdates).toBe(0);
-
-    // A long poll returns as soon as an update arrives (its timeout is covered in the internals test).
-    const waiting = bot.api.getUpdates({ offset: c.update_id + 1, timeout: 5 });
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    const d = telegram.sendText(ADMIN.id, ADMIN, "d");
-    expect((await waiting).map((u) => u.update_id)).toEqual([d.update_id]);
-  });
-
-  it("answers the older of two concurrent long polls with 409", async () => {
-    const older = bot.api.getUpdates({ timeout: 5 });
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    const newer = bot.api.getUpdates({ timeout: 5 });
-    const conflict = await grammyError(older);
-    expect(conflict.error_code).toBe(409);
-    expect(conflict.description).toMatch(/^Conflict: terminated by other getUpdates request/);
-    await telegram.stop(); // ends the newer poll with an empty result
-    expect(await newer).toEqual([]);
-  });
-
   it("stores commands per scope", async () => {
+    const { telegram, bot } = env;
     await bot.api.setMyCommands([{ command: "deploy", description: "Deploy a ref" }]);
     await bot.api.setMyCommands([{ command: "status", description: "Status" }], {
       scope: { type: "chat", chat_id: GROUP.id },
@@ -321,30 +212,5 @@ describe("BotApiEmulator with a real grammY bot", () => {
     expect(telegram.commands.map((entry) => entry.scope)).toEqual([undefined, { type: "chat", chat_id: GROUP.id }]);
     const invalid = await grammyError(bot.api.setMyCommands([{ command: "Deploy-Now", description: "x" }]));
     expect(invalid.description).toBe("Bad Request: BOT_COMMAND_INVALID");
-  });
-
-  it("expires callback queries after the configured time", async () => {
-    const quick = await BotApiEmulator.start({ callbackQueryTtlMs: 30 });
-    try {
-      const api = new Bot(quick.token, { client: { apiRoot: quick.apiRoot } }).api;
-      const sent = await api.sendMessage(ADMIN.id, "Pick", { reply_markup: new InlineKeyboard().text("A", "a") });
-      const press = quick.pressButton(ADMIN.id, ADMIN, sent.message_id, "a");
-      await new Promise((resolve) => setTimeout(resolve, 60));
-      const late = await grammyError(api.answerCallbackQuery(press.callback_query!.id));
-      expect(late.description).toMatch(/query is too old/);
-    } finally {
-      await quick.stop();
-    }
-  });
-
-  it("pushes thousands of updates through a real bot quickly", async () => {
-    let handled = 0;
-    bot.on("message:text", () => {
-      handled++;
-    });
-    startBot();
-    for (let i = 0; i < 3000; i++) telegram.sendText(ADMIN.id, ADMIN, `m${i}`);
-    await telegram.waitUntilIdle(4000);
-    expect(handled).toBe(3000);
   });
 });
