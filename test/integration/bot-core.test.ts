@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BotApiEmulator } from "../emulator/bot-api-emulator.js";
 import { startBotProcess, runBotToExit, type BotProcess } from "../support/bot-process.js";
 import { createTestDatabase } from "../support/db.js";
+import { waitFor } from "../support/wait.js";
 import { openDatabase } from "../../src/infra/db/client.js";
 import { PostgresAuditLog } from "../../src/infra/db/audit-log.js";
 
@@ -11,6 +12,12 @@ const ADMIN = { id: 7001, username: "oncall" };
 const OTHER_ADMIN = { id: 7002, username: "second" };
 const STRANGER = { id: 666, username: "stranger" };
 const STRANGER_CHAT = { id: 666, type: "private" as const };
+
+/** How many "update handled" log lines the bot wrote for `updateIds` (its per-update completion event). */
+function handledCount(bot: BotProcess, updateIds: readonly number[]): number {
+  const wanted = new Set(updateIds);
+  return bot.logs().filter((l) => l.msg === "update handled" && wanted.has(l.update_id as number)).length;
+}
 
 describe("bot core, end to end (bot process + emulator + real Postgres)", () => {
   let emulator: BotApiEmulator;
@@ -78,8 +85,9 @@ describe("bot core, end to end (bot process + emulator + real Postgres)", () => 
     const update = emulator.sendCommand(ADMIN_GROUP, OTHER_ADMIN, "/help");
     await emulator.waitForMessage((m) => m.index >= before && m.chatId === ADMIN_GROUP.id);
     emulator.redeliver(update);
-    await emulator.waitUntilIdle();
-    await new Promise((r) => setTimeout(r, 300));
+    // The marker: the bot logs "update handled" after each handling, the dropped duplicate's included.
+    await waitFor("both deliveries to be handled", () => (handledCount(bot, [update.update_id]) === 2 ? true : undefined));
+    expect(bot.logs().some((l) => l.msg === "duplicate update dropped" && l.update_id === update.update_id)).toBe(true);
     expect(emulator.messages.slice(before).filter((m) => m.chatId === ADMIN_GROUP.id)).toHaveLength(1);
     const [row] = await sql`SELECT count(*)::int AS n FROM processed_updates WHERE update_id = ${update.update_id}`;
     expect(row!.n).toBe(1);
@@ -88,9 +96,9 @@ describe("bot core, end to end (bot process + emulator + real Postgres)", () => 
   it("a flood of 2,000 messages from a stranger leaves at most 2 audit rows", async () => {
     const flooder = { id: 424242, username: "flooder" };
     const chat = { id: 424242, type: "private" as const };
-    for (let i = 0; i < 2000; i++) emulator.sendText(chat, flooder, `/deploy main ${i}`);
-    await emulator.waitUntilIdle(60_000);
-    await new Promise((r) => setTimeout(r, 500));
+    const ids = Array.from({ length: 2000 }, (_, i) => emulator.sendText(chat, flooder, `/deploy main ${i}`).update_id);
+    // Not "idle, then a pause": wait until the bot reports every one of them handled.
+    await waitFor("all 2,000 updates handled", () => (handledCount(bot, ids) === ids.length ? true : undefined), 90_000, 200);
     const [row] = await sql`SELECT count(*)::int AS n FROM audit_events WHERE user_id = ${flooder.id}`;
     expect(row!.n).toBeGreaterThanOrEqual(1);
     expect(row!.n).toBeLessThanOrEqual(2);
@@ -171,7 +179,7 @@ describe("when Telegram says another instance polls (409)", () => {
     try {
       await bot.waitForLog((l) => l.msg === "opsgram started");
       emulator.failNext("getUpdates", { status: 409 }, 50);
-      const code = await Promise.race([bot.exited, new Promise((r) => setTimeout(() => r("still running"), 60_000))]);
+      const code = await Promise.race([bot.exited, new Promise((r) => setTimeout(() => r("still running"), 90_000))]);
       expect(code).toBe(1);
       expect(bot.output()).toMatch(/another process is polling with this token/);
       expect(bot.logs().some((l) => l.msg === "stopped")).toBe(true); // shut down in order, not crashed
