@@ -1,6 +1,7 @@
 import { Bot, GrammyError } from "grammy";
 import { afterEach, beforeEach, expect } from "vitest";
 import { BotApiEmulator } from "../emulator/bot-api-emulator.js";
+import { waitFor } from "./wait.js";
 
 export const ADMIN = { id: 4242, username: "alice", first_name: "Alice" };
 export const GROUP = { id: -1001234567890, type: "supergroup" as const, title: "ops" };
@@ -55,15 +56,7 @@ export async function grammyError(call: Promise<unknown>): Promise<GrammyError> 
   return error as GrammyError;
 }
 
-/**
- * Resolves once `condition()` holds, checking every few ms: waits for a state
- * change without guessing how long it takes. Rejects after `timeoutMs` (generous: a wait that
- * succeeds returns as soon as it can).
- */
-export async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
+/** Resolves once `condition()` holds (checked every few ms; see `waitFor`). */
+export function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  return waitFor(what, () => (condition() ? true : undefined), timeoutMs, 2).then(() => undefined);
 }
