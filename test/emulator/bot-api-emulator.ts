@@ -177,19 +177,20 @@ export class BotApiEmulator extends RecordedBotApi {
    * The next `times` calls of `method` (any method but getUpdates for "*") fail with `fault`, or
    * are answered late for `{ delayMs }`. A 429 carries `parameters.retry_after` and Telegram's
    * description "Too Many Requests: retry after N". Faults are used in the order they were added.
+   * They hit this bot's calls; pass another bot's `token` to fail its calls instead.
    */
-  failNext(method: string, fault: Fault, times = 1): void {
-    this.faults.next(method, fault, times);
+  failNext(method: string, fault: Fault, times = 1, token: string = this.token): void {
+    this.faults.next(token, method, fault, times);
   }
 
   /** The `nth` call of `method` from now (1 = the next) fails with `fault`, and the `times - 1` after it. */
-  failOnCall(method: string, nth: number, fault: Fault, times = 1): void {
-    this.faults.onCall(method, nth, fault, times);
+  failOnCall(method: string, nth: number, fault: Fault, times = 1, token: string = this.token): void {
+    this.faults.onCall(token, method, nth, fault, times);
   }
 
   /** Telegram's flood control on the `nth` call of `method` from now: 429 with `retry_after`. */
-  rateLimitOnCall(method: string, nth: number, retryAfterSeconds: number): void {
-    this.faults.onCall(method, nth, { status: 429, retryAfter: retryAfterSeconds });
+  rateLimitOnCall(method: string, nth: number, retryAfterSeconds: number, token: string = this.token): void {
+    this.faults.onCall(token, method, nth, { status: 429, retryAfter: retryAfterSeconds });
   }
 
   /**

@@ -2,6 +2,8 @@ import { BotApiError, EmulatorUsageError } from "./errors.js";
 import type { Fault } from "./types.js";
 
 interface PendingFault {
+  /** The bot token whose calls it hits. */
+  token: string;
   /** Lower-cased method name, or "*" (any method but getUpdates). */
   method: string;
   fault: Fault;
@@ -19,22 +21,24 @@ interface PendingFault {
 export class FaultPlan {
   private readonly pending: PendingFault[] = [];
 
-  /** The next `times` calls of `method` fail with `fault`. */
-  next(method: string, fault: Fault, times = 1): void {
-    this.add(method, fault, 1, times);
+  /** The next `times` calls of `method` with `token` fail with `fault`. */
+  next(token: string, method: string, fault: Fault, times = 1): void {
+    this.add(token, method, fault, 1, times);
   }
 
-  /** The `nth` call of `method` counted from now (1 = the next one) fails with `fault`, `times` calls in a row. */
-  onCall(method: string, nth: number, fault: Fault, times = 1): void {
+  /** The `nth` call of `method` with `token` counted from now (1 = the next one) fails with `fault`, `times` calls in a row. */
+  onCall(token: string, method: string, nth: number, fault: Fault, times = 1): void {
     if (!Number.isInteger(nth) || nth < 1) throw new EmulatorUsageError(`nth must be a positive integer, got ${nth}`);
-    this.add(method, fault, nth, times);
+    this.add(token, method, fault, nth, times);
   }
 
-  /** The fault for this call, if one is due; counts the call for every pending fault of its method. */
-  take(method: string): Fault | undefined {
+  /** The fault for this call, if one is due; counts the call for every pending fault of its method and token. */
+  take(token: string, method: string): Fault | undefined {
     const lower = method.toLowerCase();
     const isPoll = lower === "getupdates";
-    const matching = this.pending.filter((entry) => entry.method === lower || (entry.method === "*" && !isPoll));
+    const matching = this.pending.filter(
+      (entry) => entry.token === token && (entry.method === lower || (entry.method === "*" && !isPoll)),
+    );
     const due = matching.find((entry) => entry.skip === 0);
     for (const entry of matching) if (entry !== due && entry.skip > 0) entry.skip -= 1;
     if (due === undefined) return undefined;
@@ -43,9 +47,9 @@ export class FaultPlan {
     return due.fault;
   }
 
-  private add(method: string, fault: Fault, nth: number, times: number): void {
+  private add(token: string, method: string, fault: Fault, nth: number, times: number): void {
     if (!Number.isInteger(times) || times < 1) throw new EmulatorUsageError(`times must be a positive integer, got ${times}`);
-    this.pending.push({ method: method.toLowerCase(), fault, skip: nth - 1, remaining: times });
+    this.pending.push({ token, method: method.toLowerCase(), fault, skip: nth - 1, remaining: times });
   }
 }
 

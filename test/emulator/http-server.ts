@@ -79,7 +79,7 @@ export class ApiServer {
     try {
       const handler = this.route(token, method.toLowerCase());
       call.params = await readParams(req, url);
-      call.fault = this.faults.take(method);
+      call.fault = this.faults.take(token, method);
       if (call.fault !== undefined) await applyFault(call.fault, this.stopSignal);
       response = { ok: true, result: await handler(new Params(call.params), disconnected.signal) };
     } catch (error) {

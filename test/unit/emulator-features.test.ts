@@ -41,6 +41,19 @@ describe("BotApiEmulator: webhooks of this bot and of other bots", () => {
     expect(await app.api.getWebhookInfo()).toEqual({ url: "https://quiz.example/webhook/telegram", has_custom_certificate: false, pending_update_count: 0 });
   });
 
+  it("scopes faults to one token: the app bot's can fail while this bot's calls go through", async () => {
+    const { telegram, bot } = env;
+    telegram.setWebhookInfo({ url: "https://quiz.example/hook" }, APP_BOT_TOKEN);
+    const app = new Bot(APP_BOT_TOKEN, { client: { apiRoot: telegram.apiRoot } });
+    telegram.failNext("*", { status: 401 }, 1, APP_BOT_TOKEN); // the app's token was revoked
+    telegram.failNext("getWebhookInfo", { status: 502 }); // this bot's next call only
+
+    expect((await grammyError(bot.api.getWebhookInfo())).error_code).toBe(502);
+    expect((await grammyError(app.api.getWebhookInfo())).description).toBe("Unauthorized");
+    expect((await app.api.getWebhookInfo()).url).toBe("https://quiz.example/hook");
+    expect((await bot.api.getWebhookInfo()).url).toBe("");
+  });
+
   it("sets and deletes a webhook, refuses getUpdates while one is set, validates the URL", async () => {
     const { telegram, bot } = env;
     const http = await grammyError(bot.api.setWebhook("http://example.org/hook"));
