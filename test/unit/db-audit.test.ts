@@ -1,3 +1,4 @@
+import { createHmac } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -181,6 +182,26 @@ describe("database on PGlite", () => {
     expect(stored).toBeDefined();
     expect(stored!.createdAt.getTime()).toBe(written.createdAt.getTime());
     expect(auditRowHash(stored!.prevHash, stored!)).toBe(stored!.hash);
+  });
+
+  it("the SQL HMAC matches node's for short, long and non-ASCII keys", async () => {
+    for (const key of ["k", "a-32-byte-key-for-the-audit-log!", "x".repeat(65), "ключ-🔑"]) {
+      const message = `${GENESIS_HASH}{"action":"deploy","args":{"ü":1}}`;
+      const result = await handle.db.execute(
+        sql`select encode(opsgram_hmac_sha256(convert_to(${key}::text, 'UTF8'), convert_to(${message}::text, 'UTF8')), 'hex') as h`,
+      );
+      expect((result as unknown as { rows: { h: string }[] }).rows[0]?.h).toBe(createHmac("sha256", key).update(message).digest("hex"));
+    }
+  });
+
+  it("appendOnce marks the update and appends in one statement; a repeat writes nothing", async () => {
+    const before = await audit.head();
+    const first = await audit.appendOnce(555000111, event({ action: "help" }));
+    expect(first?.action).toBe("help");
+    expect(first?.prevHash).toBe(before.hash);
+    expect(await audit.appendOnce(555000111, event({ action: "help" }))).toBeNull();
+    expect(await audit.head()).toEqual({ lastRowId: first!.id, rowCount: before.rowCount + 1, hash: first!.hash });
+    expect(await new ProcessedUpdates(handle.db).markProcessed(555000111)).toBe(false);
   });
 
   it("refuses UPDATE, DELETE and TRUNCATE on audit_events", async () => {
