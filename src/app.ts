@@ -16,7 +16,7 @@ import { createOperations, type TargetPorts } from "./operations/index.js";
 import { systemClock } from "./shared/ports.js";
 import { AuditDigests, scheduleDaily } from "./infra/db/audit-digests.js";
 import { PostgresAuditLog } from "./infra/db/audit-log.js";
-import { DatabaseRoleError, describeRole, grantAppRole } from "./infra/db/roles.js";
+import { DatabaseRoleError, migrateAsOwner } from "./infra/db/roles.js";
 import { openDatabase, type DatabaseHandle } from "./infra/db/client.js";
 import { migrate } from "./infra/db/migrate.js";
 import { ProcessedUpdates } from "./infra/db/processed-updates.js";
@@ -57,36 +57,14 @@ async function openMigratedDatabase(config: Config, log: Logger): Promise<Databa
     else await migrate(handle);
   } catch (err) {
     await handle.close().catch(() => {});
-    throw err instanceof SetupError ? err : new SetupError([`database: ${(err as Error).message}`]);
+    if (err instanceof DatabaseRoleError) throw new SetupError([err.message]);
+    throw new SetupError([`database: ${(err as Error).message}`]);
   }
   if (!databaseOwnerUrl) {
     log.info("DATABASE_OWNER_URL is not set: the bot's own database role owns audit_events and could rewrite it (see README, audit log)");
   }
   log.info({ kind: handle.kind, separateOwner: Boolean(databaseOwnerUrl) }, "database ready");
   return handle;
-}
-
-/**
- * Migrates over the owner's connection, then grants the app role (the one `app` connects as)
- * only INSERT and SELECT on the audit tables.
- */
-async function migrateAsOwner(app: DatabaseHandle, ownerUrl: string): Promise<void> {
-  let owner: DatabaseHandle;
-  try {
-    owner = await openDatabase({ url: ownerUrl, dataDir: "" });
-  } catch (err) {
-    throw new SetupError([`DATABASE_OWNER_URL: cannot open (${(err as Error).message})`]);
-  }
-  try {
-    await migrate(owner);
-    const { role, superuser } = await describeRole(app);
-    await grantAppRole(owner, role, superuser);
-  } catch (err) {
-    if (err instanceof DatabaseRoleError) throw new SetupError([`DATABASE_URL: ${err.message}`]);
-    throw err;
-  } finally {
-    await owner.close();
-  }
 }
 
 /** Turns a getMe failure into a sentence the operator can act on. */

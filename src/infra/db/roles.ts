@@ -1,5 +1,6 @@
 import { sql } from "drizzle-orm";
-import type { DatabaseHandle } from "./client.js";
+import { openDatabase, type DatabaseHandle } from "./client.js";
+import { migrate } from "./migrate.js";
 
 /** Tables the app role may only INSERT into and SELECT from: the evidence. */
 const APPEND_ONLY_TABLES = ["audit_events", "audit_digests"] as const;
@@ -25,7 +26,7 @@ export async function describeRole(handle: DatabaseHandle): Promise<{ role: stri
 export async function grantAppRole(owner: DatabaseHandle, appRole: string, appIsSuperuser: boolean): Promise<void> {
   if (appIsSuperuser) {
     throw new DatabaseRoleError(
-      `DATABASE_URL connects as "${appRole}", a superuser, who can rewrite the audit log whatever is granted: give the bot a plain role (see docker-compose.yml)`,
+      `DATABASE_URL: connects as "${appRole}", a superuser, who can rewrite the audit log whatever is granted: give the bot a plain role (see docker-compose.yml)`,
     );
   }
   const owners = rowsOf(
@@ -34,7 +35,7 @@ export async function grantAppRole(owner: DatabaseHandle, appRole: string, appIs
   const ownedByApp = owners.filter((r) => r.tableowner === appRole).map((r) => String(r.tablename));
   if (ownedByApp.length > 0) {
     throw new DatabaseRoleError(
-      `${ownedByApp.join(" and ")} ${ownedByApp.length > 1 ? "are" : "is"} owned by the app role "${appRole}", which could then disable the triggers: run \`REASSIGN OWNED BY "${appRole}" TO <owner role>\` once as a superuser`,
+      `DATABASE_URL: ${ownedByApp.join(" and ")} ${ownedByApp.length > 1 ? "are" : "is"} owned by the app role "${appRole}", which could then disable the triggers: run \`REASSIGN OWNED BY "${appRole}" TO <owner role>\` once as a superuser`,
     );
   }
   const role = quoteIdent(appRole);
@@ -55,4 +56,25 @@ function quoteIdent(name: string): string {
 
 function rowsOf(result: unknown): Record<string, unknown>[] {
   return (Array.isArray(result) ? result : (result as { rows: Record<string, unknown>[] }).rows) as Record<string, unknown>[];
+}
+
+/**
+ * With DATABASE_OWNER_URL: migrates over the owner's connection, then grants the role `app`
+ * connects as only INSERT and SELECT on the audit tables. Throws DatabaseRoleError for a setup
+ * that would protect nothing, or when the owner database cannot be opened.
+ */
+export async function migrateAsOwner(app: DatabaseHandle, ownerUrl: string): Promise<void> {
+  let owner: DatabaseHandle;
+  try {
+    owner = await openDatabase({ url: ownerUrl, dataDir: "" });
+  } catch (err) {
+    throw new DatabaseRoleError(`DATABASE_OWNER_URL: ${(err as Error).message}`, { cause: err });
+  }
+  try {
+    await migrate(owner);
+    const { role, superuser } = await describeRole(app);
+    await grantAppRole(owner, role, superuser);
+  } finally {
+    await owner.close();
+  }
 }
