@@ -3,6 +3,7 @@ import { systemClock, type AuditEvent, type AuditEventInput, type AuditLog, type
 import { canonicalAuditRow, nullableText, storableText, toAuditJson, type AuditHashedFields } from "./audit-hash.js";
 import { verifyAuditChain, type ChainVerification, type VerifyChainOptions } from "./audit-verify.js";
 import type { Db } from "./client.js";
+import { preparedRows } from "./prepared.js";
 import { auditEvents, type AuditEventRow } from "./schema/index.js";
 
 export {
@@ -161,8 +162,10 @@ export class PostgresAuditLog implements AuditLog {
       canonical: canonicalAuditRow(f),
     }));
     // Only what the database decides comes back; the rest is what was sent, exactly as stored.
-    const result = await this.db.execute(
-      sql`SELECT id::text AS id, prev_hash, hash FROM audit_append(${JSON.stringify(rows)}::jsonb, ${this.hmacKey ?? null}::text, ${updateId ?? null}::bigint)`,
+    const result = await preparedRows(
+      this.db,
+      "SELECT id::text AS id, prev_hash, hash FROM audit_append($1::text::jsonb, $2::text, $3::text::bigint)",
+      [JSON.stringify(rows), this.hmacKey ?? null, updateId === undefined ? null : String(updateId)],
     );
     const links = resultRows(result)
       .map((r) => ({ id: Number(r.id), prevHash: String(r.prev_hash), hash: String(r.hash) }))
