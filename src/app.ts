@@ -1,6 +1,7 @@
 import { run, type RunnerHandle } from "@grammyjs/runner";
 import { Api, GrammyError, HttpError } from "grammy";
 import type { UserFromGetMe } from "grammy/types";
+import { ensurePrivateDir } from "./config/file-permissions.js";
 import type { Config } from "./config/load.js";
 import { createBot, commandList } from "./bot/bot.js";
 import type { BotFeature } from "./bot/context.js";
@@ -46,8 +47,11 @@ async function openMigratedDatabase(config: Config, log: Logger): Promise<Databa
   let handle: DatabaseHandle;
   const { databaseUrl, databaseOwnerUrl } = config.env;
   if (databaseOwnerUrl && !databaseUrl) throw new SetupError(["DATABASE_OWNER_URL: needs DATABASE_URL (the bot's own role) as well"]);
-  if (!databaseUrl) log.info({ dataDir: config.env.dataDir }, "opening the embedded database (the first start initialises it and takes up to a minute)");
+  if (!databaseUrl) {
+    log.info({ dataDir: config.env.dataDir }, "opening the embedded database (the first start initialises it and takes up to a minute)");
+  }
   try {
+    if (!databaseUrl) ensurePrivateDir(config.env.dataDir); // the database files are for the bot's user only
     handle = await openDatabase({ url: databaseUrl, dataDir: config.env.dataDir });
   } catch (err) {
     throw new SetupError([`database: cannot open (${(err as Error).message})`]);

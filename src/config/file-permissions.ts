@@ -1,4 +1,4 @@
-import { existsSync, statSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, statSync } from "node:fs";
 import type { Config } from "./load.js";
 
 /** Permission bits for group and others: any of them set means someone else can read or change the file. */
@@ -37,4 +37,13 @@ export function checkFilePermissions(files: readonly string[]): string[] {
 /** The path as one word a user can paste into a shell. */
 function shellWord(path: string): string {
   return /^[A-Za-z0-9_./@%+=:,-]+$/.test(path) ? path : `'${path.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * Creates `dir` (and parents) for data only the bot may read — the embedded database lives there —
+ * and tightens it to 0700 if it already existed looser.
+ */
+export function ensurePrivateDir(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  if ((statSync(dir).mode & GROUP_OTHER) !== 0) chmodSync(dir, 0o700);
 }

@@ -1,8 +1,8 @@
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { checkFilePermissions } from "../../src/config/file-permissions.js";
+import { checkFilePermissions, ensurePrivateDir } from "../../src/config/file-permissions.js";
 
 const dir = mkdtempSync(join(tmpdir(), "opsgram-perm-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -29,5 +29,18 @@ describe("checkFilePermissions", () => {
   it("quotes a path with spaces so the chmod can be pasted", () => {
     const odd = file("my key", 0o640);
     expect(checkFilePermissions([odd])[0]).toMatch(/run chmod 600 '.*\/my key'$/);
+  });
+});
+
+describe("ensurePrivateDir", () => {
+  it("creates the data directory 0700, and tightens an existing looser one", () => {
+    const fresh = join(dir, "data", "nested");
+    ensurePrivateDir(fresh);
+    expect(statSync(fresh).mode & 0o777).toBe(0o700);
+    const loose = join(dir, "loose");
+    mkdirSync(loose, { mode: 0o755 });
+    chmodSync(loose, 0o755);
+    ensurePrivateDir(loose);
+    expect(statSync(loose).mode & 0o777).toBe(0o700);
   });
 });
