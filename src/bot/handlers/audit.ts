@@ -61,7 +61,9 @@ export function createAuditFeature(deps: AuditFeatureDeps): BotFeature {
         onProgress(checked, total) {
           if (now() - lastEdit < every || checked >= total) return;
           lastEdit = now();
-          editing = edit(`🔎 verifying the audit chain: ${n(checked)} of ${n(total)} rows…`).catch(() => {});
+          const text = `🔎 verifying the audit chain: ${n(checked)} of ${n(total)} rows…`;
+          // Chained, so progress edits land in order and all before the verdict.
+          editing = editing.then(() => edit(text)).catch(() => {});
         },
       });
       await editing;
