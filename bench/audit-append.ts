@@ -10,6 +10,8 @@
  *   npx tsx bench/audit-append.ts [appends per mode, default 200]
  */
 import { createServer, connect, type Server, type Socket } from "node:net";
+import { cpus, loadavg } from "node:os";
+import { resolve } from "node:path";
 import { desc, sql } from "drizzle-orm";
 import { auditRowHash, GENESIS_HASH, PostgresAuditLog, toAuditJson } from "../src/infra/db/audit-log.js";
 import { openDatabase, type DatabaseHandle } from "../src/infra/db/client.js";
@@ -18,6 +20,7 @@ import { ProcessedUpdates } from "../src/infra/db/processed-updates.js";
 import { auditEvents, processedUpdates } from "../src/infra/db/schema/index.js";
 import type { AuditEventInput } from "../src/shared/ports.js";
 import { startPostgres } from "../test/support/postgres.js";
+import { replaceSection } from "./lib/markdown.js";
 import { summarize } from "./lib/stats.js";
 
 const N = Number(process.argv[2] ?? 200);
@@ -129,9 +132,18 @@ async function main(): Promise<void> {
   } finally {
     pg.stop();
   }
-  process.stdout.write(
-    [`${N} sequential /help-shaped writes per mode, Postgres 15 on loopback`, "", "| link | writer | client writes per op (≈ round trips) | p50 ms | p90 ms | mean ms |", "|---|---|---|---|---|---|", ...results, ""].join("\n"),
-  );
+  const section = [
+    `${N} sequential /help-shaped writes (update marker + one audit row) per mode, after 20 warm-up writes; Postgres 15 on`,
+    `loopback, and behind a TCP proxy that delays every server → client chunk by ${DELAY_MS} ms (+${DELAY_MS} ms per round trip).`,
+    "Client writes are the client → server chunks the proxy saw: one per round trip here.",
+    `Load average at the end: ${loadavg().map((l) => l.toFixed(1)).join(" / ")} on ${cpus().length} cores.`,
+    "",
+    "| link | writer | client writes per op (≈ round trips) | p50 ms | p90 ms | mean ms |",
+    "|---|---|---|---|---|---|",
+    ...results,
+  ].join("\n");
+  process.stdout.write(`${section}\n`);
+  if (process.env.BENCH_WRITE_DOCS !== "0") replaceSection(resolve(import.meta.dirname, "../docs/BENCHMARKS.md"), "## Audit append (bench/audit-append.ts)", section);
 }
 
 await main();
