@@ -125,6 +125,18 @@ describe("/audit verify against real Postgres", () => {
     expect(verdictText(verdict)).toMatch(new RegExp(`^❌ row #${digest.lastRowId}: digest #${digest.id} \\(rows 1–11, head ${head.hash.slice(0, 12)}\\) does not match the chain`));
   });
 
+  it("a tail cut off below a published digest is named by that digest", async () => {
+    const url = createTestDatabase("auditt");
+    const handle = await open(url);
+    await migrate(handle);
+    const audit = new PostgresAuditLog(handle.db);
+    for (let i = 0; i < 6; i++) await audit.append(event(i));
+    const digest = await new AuditDigests({ db: handle.db, audit, notifier: recordingNotifier(), chatIds: [-1], log: silent }).publish("daily", null);
+    const sql = rawClient(url);
+    await asTamperer(sql, () => sql`DELETE FROM audit_events WHERE id >= ${digest.lastRowId - 2}`);
+    expect(verdictText(await audit.verifyChain())).toMatch(new RegExp(`^❌ row #${digest.lastRowId}: digest #${digest.id} covers row #${digest.lastRowId}, which is missing`));
+  });
+
   it("with AUDIT_HMAC_KEY, a rewrite that recomputes every later sha256 is caught at the rewritten row", async () => {
     const url = createTestDatabase("auditk");
     const handle = await open(url);
