@@ -1,10 +1,12 @@
 import { run, type RunnerHandle } from "@grammyjs/runner";
 import { Api, GrammyError, HttpError } from "grammy";
 import type { UserFromGetMe } from "grammy/types";
+import { ensurePrivateDir } from "./config/file-permissions.js";
 import type { Config } from "./config/load.js";
 import { createBot, commandList } from "./bot/bot.js";
 import type { BotFeature } from "./bot/context.js";
 import { createAlertsFeature } from "./bot/handlers/alerts.js";
+import { createAuditFeature } from "./bot/handlers/audit.js";
 import { createOperationsFeature } from "./bot/handlers/operations.js";
 import { createStatusFeature } from "./bot/handlers/status.js";
 import { startHealth, type HealthTarget } from "./health/index.js";
@@ -13,7 +15,9 @@ import { createTargetConnections, type TargetConnections } from "./infra/targets
 import { TelegramNotifier, configureApi } from "./infra/telegram/index.js";
 import { createOperations, type TargetPorts } from "./operations/index.js";
 import { systemClock } from "./shared/ports.js";
+import { AuditDigests, scheduleDaily } from "./infra/db/audit-digests.js";
 import { PostgresAuditLog } from "./infra/db/audit-log.js";
+import { DatabaseRoleError, migrateAsOwner } from "./infra/db/roles.js";
 import { openDatabase, type DatabaseHandle } from "./infra/db/client.js";
 import { migrate } from "./infra/db/migrate.js";
 import { ProcessedUpdates } from "./infra/db/processed-updates.js";
@@ -41,19 +45,29 @@ const EXAMPLE_CONFIG = "deploy/opsgram.example.yml";
 
 async function openMigratedDatabase(config: Config, log: Logger): Promise<DatabaseHandle> {
   let handle: DatabaseHandle;
-  if (!config.env.databaseUrl) log.info({ dataDir: config.env.dataDir }, "opening the embedded database (the first start initialises it and takes up to a minute)");
+  const { databaseUrl, databaseOwnerUrl } = config.env;
+  if (databaseOwnerUrl && !databaseUrl) throw new SetupError(["DATABASE_OWNER_URL: needs DATABASE_URL (the bot's own role) as well"]);
+  if (!databaseUrl) {
+    log.info({ dataDir: config.env.dataDir }, "opening the embedded database (the first start initialises it and takes up to a minute)");
+  }
   try {
-    handle = await openDatabase({ url: config.env.databaseUrl, dataDir: config.env.dataDir });
+    if (!databaseUrl) ensurePrivateDir(config.env.dataDir); // the database files are for the bot's user only
+    handle = await openDatabase({ url: databaseUrl, dataDir: config.env.dataDir });
   } catch (err) {
     throw new SetupError([`database: cannot open (${(err as Error).message})`]);
   }
   try {
-    await migrate(handle);
+    if (databaseOwnerUrl) await migrateAsOwner(handle, databaseOwnerUrl);
+    else await migrate(handle);
   } catch (err) {
     await handle.close().catch(() => {});
+    if (err instanceof DatabaseRoleError) throw new SetupError([err.message]);
     throw new SetupError([`database: ${(err as Error).message}`]);
   }
-  log.info({ kind: handle.kind }, "database ready");
+  if (!databaseOwnerUrl) {
+    log.info("DATABASE_OWNER_URL is not set: the bot's own database role owns audit_events and could rewrite it (see README, audit log)");
+  }
+  log.info({ kind: handle.kind, separateOwner: Boolean(databaseOwnerUrl) }, "database ready");
   return handle;
 }
 
@@ -107,7 +121,7 @@ export async function startApp(config: Config, log: Logger, options: StartAppOpt
     log.warn(`no targets configured: copy ${EXAMPLE_CONFIG} to ${config.env.configPath} and edit it`);
   }
   const database = await openMigratedDatabase(config, log);
-  const audit = new PostgresAuditLog(database.db);
+  const audit = new PostgresAuditLog(database.db, config.env.auditHmacKey ? { hmacKey: config.env.auditHmacKey } : {});
   const processedUpdates = new ProcessedUpdates(database.db);
   let botInfo: UserFromGetMe;
   try {
@@ -154,7 +168,9 @@ export async function startApp(config: Config, log: Logger, options: StartAppOpt
     redact: redactText,
     expected: health.expected,
   });
+  const digests = new AuditDigests({ db: database.db, audit, notifier, chatIds: config.env.alertChatIds, log: log.child({ module: "audit" }) });
   const features: BotFeature[] = [
+    createAuditFeature({ audit, chain: audit, digests }),
     createOperationsFeature({ service: operations.service }),
     createStatusFeature({ status: operations.status }),
     createAlertsFeature({ alerts: health.alerts, audit }),
@@ -184,6 +200,8 @@ export async function startApp(config: Config, log: Logger, options: StartAppOpt
     processedUpdates.prune().catch((err: unknown) => log.warn({ err }, "pruning processed_updates failed"));
   }, 3_600_000);
   pruneTimer.unref();
+  const dailyDigest =
+    config.env.auditDigestHour === null ? null : scheduleDaily(config.env.auditDigestHour, () => digests.publish("daily", null), systemClock, log);
 
   const runner: RunnerHandle = run(bot, { runner: { fetch: { allowed_updates: ["message", "callback_query"] } } });
   runner.task()?.catch((err: unknown) => {
@@ -202,6 +220,7 @@ export async function startApp(config: Config, log: Logger, options: StartAppOpt
   return {
     async stop() {
       clearInterval(pruneTimer);
+      dailyDigest?.stop();
       // Stop taking updates first, then let running work settle, then close what it used.
       if (runner.isRunning()) await runner.stop();
       await operations.stop();

@@ -1,5 +1,7 @@
 import { existsSync } from "node:fs";
+import { checkFilePermissions, secretFiles } from "./config/file-permissions.js";
 import { loadConfig } from "./config/load.js";
+import { registerSecret } from "./shared/redact.js";
 import { createLogger } from "./infra/logger.js";
 import { renderProblems, SetupError } from "./startup-error.js";
 import { checkSetup, startApp, type RunningApp } from "./app.js";
@@ -18,6 +20,13 @@ async function main(argv: readonly string[]): Promise<void> {
     process.exit(EXIT_SETUP);
   }
   const { config } = loaded;
+  // Like ssh with a loose key: secrets others can read are refused before anything uses them.
+  const loose = checkFilePermissions(secretFiles(config, existsSync(".env") ? ".env" : null));
+  if (loose.length > 0) {
+    process.stderr.write(renderProblems(loose));
+    process.exit(EXIT_SETUP);
+  }
+  if (config.env.auditHmacKey) registerSecret(config.env.auditHmacKey);
   const log = createLogger({ level: config.env.logLevel });
   try {
     if (argv.includes("--check")) {

@@ -190,8 +190,9 @@ function registerCoreCommands(composer: Composer<BotContext>, options: CreateBot
   composer.command("start", help);
   composer.command("help", help);
 
-  composer.command("audit", async (ctx) => {
+  composer.command("audit", async (ctx, next) => {
     const arg = ctx.match.trim();
+    if (/^(verify|digest)$/i.test(arg)) return next(); // handlers/audit.ts
     if (arg !== "" && !/^\d{1,3}$/.test(arg)) {
       await ctx.reply(`Usage: /audit [n] — n is a number from 1 to ${AUDIT_MAX}.`);
       return;

@@ -37,6 +37,20 @@ export const envSchema = z.object({
     .string()
     .regex(/^postgres(ql)?:\/\//, { error: "must start with postgres:// or postgresql://" })
     .optional(),
+  DATABASE_OWNER_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, { error: "must start with postgres:// or postgresql://" })
+    .optional(),
+  AUDIT_HMAC_KEY: z
+    .string()
+    .min(16, { error: "must be at least 16 characters (e.g. the output of `openssl rand -hex 32`)" })
+    .optional(),
+  AUDIT_DIGEST_HOUR: z
+    .string()
+    .trim()
+    .regex(/^(off|[01]?\d|2[0-3])$/, { error: "must be an hour from 0 to 23 (UTC), or off" })
+    .default("8")
+    .transform((s) => (s === "off" ? null : Number(s))),
   DATA_DIR: z.string().min(1).default("./data"),
   OPSGRAM_CONFIG: z.string().min(1).default("./opsgram.yml"),
   LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(", ")}` }).default("info"),
@@ -53,6 +67,12 @@ export interface Env {
   adminUserIds: number[] | undefined;
   alertChatIds: number[];
   databaseUrl: string | undefined;
+  /** Migrations run with this role; the app role then only INSERTs and SELECTs audit rows. */
+  databaseOwnerUrl: string | undefined;
+  /** When set, audit rows are HMAC-SHA256 with it instead of plain sha256. Never logged. */
+  auditHmacKey: string | undefined;
+  /** UTC hour of the daily audit digest; null = no daily digest. */
+  auditDigestHour: number | null;
   dataDir: string;
   configPath: string;
   logLevel: (typeof LOG_LEVELS)[number];
@@ -67,6 +87,9 @@ export function toEnv(parsed: z.output<typeof envSchema>): Env {
     alertChatIds:
       parsed.ALERT_CHAT_IDS && parsed.ALERT_CHAT_IDS.length > 0 ? parsed.ALERT_CHAT_IDS : parsed.ADMIN_CHAT_IDS,
     databaseUrl: parsed.DATABASE_URL,
+    databaseOwnerUrl: parsed.DATABASE_OWNER_URL,
+    auditHmacKey: parsed.AUDIT_HMAC_KEY,
+    auditDigestHour: parsed.AUDIT_DIGEST_HOUR,
     dataDir: parsed.DATA_DIR,
     configPath: parsed.OPSGRAM_CONFIG,
     logLevel: parsed.LOG_LEVEL,

@@ -21,6 +21,10 @@ const REDACT_PATHS = [
   "*.passphrase",
   "headers.authorization",
   "*.headers.authorization",
+  "hmacKey",
+  "*.hmacKey",
+  "AUDIT_HMAC_KEY",
+  "*.AUDIT_HMAC_KEY",
 ];
 
 function redactDeep(value: unknown, depth = 0): unknown {

@@ -76,6 +76,7 @@ describe("operations through the bot process", () => {
           },
         },
       }),
+      { mode: 0o600 }, // the bot refuses a config file others can read
     );
     env = {
       TELEGRAM_BOT_TOKEN: emulator.token,

@@ -1,6 +1,7 @@
 import { Writable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { createLogger, redactText } from "../../src/infra/logger.js";
+import { clearRegisteredSecrets, registerSecret } from "../../src/shared/redact.js";
 
 function capture() {
   const lines: string[] = [];
@@ -36,5 +37,22 @@ describe("logger redaction", () => {
 
   it("redactText leaves ordinary text alone", () => {
     expect(redactText("deploy main → a1b2c3d at 12:30:45")).toBe("deploy main → a1b2c3d at 12:30:45");
+  });
+
+  it("masks NAME=value secrets, bearer tokens and registered values in messages and fields", () => {
+    const { lines, destination } = capture();
+    const log = createLogger({ level: "info", destination });
+    registerSecret("registered-s3cret-value");
+    try {
+      log.info({ line: "web-1 | DB_PASSWORD=hunter2", hmacKey: "k-123" }, "Authorization: Bearer abc.def.ghi123 registered-s3cret-value");
+    } finally {
+      clearRegisteredSecrets();
+    }
+    const all = lines.join("");
+    expect(all).toContain("DB_PASSWORD=***");
+    expect(all).not.toContain("hunter2");
+    expect(all).not.toContain("abc.def.ghi123");
+    expect(all).not.toContain("registered-s3cret-value");
+    expect(all).not.toContain("k-123");
   });
 });

@@ -1,5 +1,6 @@
 import { lt, sql } from "drizzle-orm";
 import type { Db } from "./client.js";
+import { preparedRows } from "./prepared.js";
 import { processedUpdates } from "./schema/index.js";
 
 /**
@@ -33,13 +34,14 @@ export class ProcessedUpdates {
       while (this.pending.length > 0) {
         const batch = this.pending.splice(0, MAX_BATCH);
         try {
-          const inserted = await this.db
-            .insert(processedUpdates)
-            .values(batch.map((p) => ({ updateId: p.updateId })))
-            .onConflictDoNothing({ target: processedUpdates.updateId })
-            .returning({ updateId: processedUpdates.updateId });
+          // One prepared statement: one round trip (see prepared.ts).
+          const inserted = await preparedRows(
+            this.db,
+            "INSERT INTO processed_updates (update_id) SELECT unnest($1::text::bigint[]) ON CONFLICT (update_id) DO NOTHING RETURNING update_id::text AS update_id",
+            [`{${batch.map((p) => Math.trunc(p.updateId)).join(",")}}`],
+          );
           // An id twice in one batch is inserted once: only its first caller gets `true`.
-          const fresh = new Set(inserted.map((r) => r.updateId));
+          const fresh = new Set(inserted.map((r) => Number(r.update_id)));
           for (const p of batch) p.resolve(fresh.delete(p.updateId));
         } catch (err) {
           for (const p of batch) p.reject(err);
