@@ -19,6 +19,8 @@ import { migrate } from "./infra/db/migrate.js";
 import { ProcessedUpdates } from "./infra/db/processed-updates.js";
 import { redactText, type Logger } from "./infra/logger.js";
 import { SetupError } from "./startup-error.js";
+import { acquireDataDirLock, DataDirLockedError } from "./infra/db/data-dir-lock.js";
+import { embeddedLeadership, PostgresLeadership, type Leadership } from "./infra/db/leader.js";
 
 export interface RunningApp {
   stop(): Promise<void>;
@@ -30,6 +32,11 @@ export interface StartAppOptions {
    * revoked, or another process polls with it). main.ts stops the app and exits non-zero.
    */
   onFatal(err: Error): void;
+  /**
+   * Aborts a start that is still waiting (a standby waiting for leadership): startApp then closes
+   * what it opened and rejects with the signal's reason.
+   */
+  signal?: AbortSignal;
 }
 
 /** Seconds before a Bot API call is abandoned; long polling waits up to 30 s, so more than that. */
@@ -42,11 +49,23 @@ const EXAMPLE_CONFIG = "deploy/opsgram.example.yml";
 async function openMigratedDatabase(config: Config, log: Logger): Promise<DatabaseHandle> {
   let handle: DatabaseHandle;
   if (!config.env.databaseUrl) log.info({ dataDir: config.env.dataDir }, "opening the embedded database (the first start initialises it and takes up to a minute)");
+  // The embedded database is single-process: take DATA_DIR before opening it (see data-dir-lock.ts).
+  let dirLock: ReturnType<typeof acquireDataDirLock> | undefined;
+  if (!config.env.databaseUrl) {
+    try {
+      dirLock = acquireDataDirLock(config.env.dataDir);
+    } catch (err) {
+      if (err instanceof DataDirLockedError) throw new SetupError([err.message]);
+      throw new SetupError([`DATA_DIR: cannot lock ${config.env.dataDir} (${(err as Error).message})`]);
+    }
+  }
   try {
     handle = await openDatabase({ url: config.env.databaseUrl, dataDir: config.env.dataDir });
   } catch (err) {
+    dirLock?.release();
     throw new SetupError([`database: cannot open (${(err as Error).message})`]);
   }
+  if (dirLock) handle = withDirLock(handle, dirLock);
   try {
     await migrate(handle);
   } catch (err) {
@@ -55,6 +74,39 @@ async function openMigratedDatabase(config: Config, log: Logger): Promise<Databa
   }
   log.info({ kind: handle.kind }, "database ready");
   return handle;
+}
+
+/** The handle, releasing the data-directory lock after the database is closed. */
+function withDirLock(handle: DatabaseHandle, lock: { release(): void }): DatabaseHandle {
+  return {
+    ...handle,
+    close: async () => {
+      try {
+        await handle.close();
+      } finally {
+        lock.release();
+      }
+    },
+  };
+}
+
+/**
+ * Waits until this process leads (see infra/db/leader.ts). Until then it is a standby: it has
+ * opened and migrated the database and nothing else — no polling, no recovery, no monitors, no
+ * outbox. Once it leads, losing the lock ends the app through `onFatal`.
+ */
+async function becomeLeader(config: Config, database: DatabaseHandle, log: Logger, options: StartAppOptions): Promise<Leadership> {
+  if (!config.env.databaseUrl) return embeddedLeadership;
+  const leadership = new PostgresLeadership({ url: config.env.databaseUrl, log: log.child({ module: "leader" }) });
+  try {
+    await leadership.acquire(options.signal);
+  } catch (err) {
+    await leadership.release();
+    await database.close();
+    throw err;
+  }
+  leadership.onLost((err) => options.onFatal(err));
+  return leadership;
 }
 
 /** Turns a getMe failure into a sentence the operator can act on. */
@@ -116,6 +168,8 @@ export async function startApp(config: Config, log: Logger, options: StartAppOpt
     await database.close();
     throw tokenProblem(err);
   }
+  // Everything below mutates (recovery, monitors, outbox, polling): leaders only.
+  const leadership = await becomeLeader(config, database, log, options);
 
   // Nothing connects yet: each target's SSH connection opens on first use, so a target that is
   // down does not stop the bot from starting (it shows as unreachable in /status and alerts).
@@ -208,6 +262,8 @@ export async function startApp(config: Config, log: Logger, options: StartAppOpt
       await health.stop();
       await Promise.allSettled([...connections.values()].map((c) => c.close()));
       await database.close();
+      // Last: a standby must not start leading while this process still winds down.
+      await leadership.release();
       log.info("stopped");
     },
   };
