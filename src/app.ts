@@ -225,6 +225,7 @@ export async function startApp(config: Config, log: Logger, options: StartAppOpt
     configureApi,
     botInfo,
     timeoutSeconds: BOT_API_TIMEOUT_SECONDS,
+    staleCommandSeconds: config.ops.staleCommandSeconds,
   });
   try {
     await bot.api.setMyCommands(commandList(features));
