@@ -1,3 +1,4 @@
+import { join } from "node:path";
 import { run, type RunnerHandle } from "@grammyjs/runner";
 import { Api, GrammyError, HttpError } from "grammy";
 import type { UserFromGetMe } from "grammy/types";
@@ -21,6 +22,7 @@ import { redactText, type Logger } from "./infra/logger.js";
 import { SetupError } from "./startup-error.js";
 import { acquireDataDirLock, DataDirLockedError } from "./infra/db/data-dir-lock.js";
 import { embeddedLeadership, PostgresLeadership, type Leadership } from "./infra/db/leader.js";
+import { AUDIT_JOURNAL_FILE, AuditJournal, JournaledAuditLog, PostgresJournalReplayStore } from "./infra/journal/index.js";
 
 export interface RunningApp {
   stop(): Promise<void>;
@@ -170,6 +172,15 @@ export async function startApp(config: Config, log: Logger, options: StartAppOpt
   }
   // Everything below mutates (recovery, monitors, outbox, polling): leaders only.
   const leadership = await becomeLeader(config, database, log, options);
+  // Audit events the kill switch wrote to the local journal during an outage go in first, in order.
+  const journaled = new JournaledAuditLog({
+    inner: audit,
+    journal: new AuditJournal(config.env.auditJournalPath ?? join(config.env.dataDir, AUDIT_JOURNAL_FILE)),
+    store: new PostgresJournalReplayStore(database.db),
+    clock: systemClock,
+    log: log.child({ module: "audit-journal" }),
+  });
+  journaled.start();
 
   // Nothing connects yet: each target's SSH connection opens on first use, so a target that is
   // down does not stop the bot from starting (it shows as unreachable in /status and alerts).
@@ -199,7 +210,7 @@ export async function startApp(config: Config, log: Logger, options: StartAppOpt
   });
   const operations = createOperations({
     repos,
-    audit,
+    audit: journaled,
     notifier,
     targets: targetPorts,
     config: config.ops,
@@ -260,6 +271,7 @@ export async function startApp(config: Config, log: Logger, options: StartAppOpt
       // Stop taking updates first, then let running work settle, then close what it used.
       if (runner.isRunning()) await runner.stop();
       await operations.stop();
+      journaled.stop();
       await health.stop();
       await Promise.allSettled([...connections.values()].map((c) => c.close()));
       await database.close();

@@ -38,6 +38,7 @@ export const envSchema = z.object({
     .regex(/^postgres(ql)?:\/\//, { error: "must start with postgres:// or postgresql://" })
     .optional(),
   DATA_DIR: z.string().min(1).default("./data"),
+  AUDIT_JOURNAL_PATH: z.string().min(1).optional(),
   OPSGRAM_CONFIG: z.string().min(1).default("./opsgram.yml"),
   LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(", ")}` }).default("info"),
 });
@@ -54,6 +55,8 @@ export interface Env {
   alertChatIds: number[];
   databaseUrl: string | undefined;
   dataDir: string;
+  /** The kill switch's local audit journal (used while Postgres is down). Default DATA_DIR/audit-journal.jsonl. */
+  auditJournalPath: string | undefined;
   configPath: string;
   logLevel: (typeof LOG_LEVELS)[number];
 }
@@ -68,6 +71,7 @@ export function toEnv(parsed: z.output<typeof envSchema>): Env {
       parsed.ALERT_CHAT_IDS && parsed.ALERT_CHAT_IDS.length > 0 ? parsed.ALERT_CHAT_IDS : parsed.ADMIN_CHAT_IDS,
     databaseUrl: parsed.DATABASE_URL,
     dataDir: parsed.DATA_DIR,
+    auditJournalPath: parsed.AUDIT_JOURNAL_PATH,
     configPath: parsed.OPSGRAM_CONFIG,
     logLevel: parsed.LOG_LEVEL,
   };

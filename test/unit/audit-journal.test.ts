@@ -196,6 +196,7 @@ describe("AuditJournal and JournaledAuditLog", () => {
     const log = new JournaledAuditLog({ inner: db, journal: new AuditJournal(join(dir, "j.jsonl")), store: db, clock, log: silentLog, directTimeoutMs: 3_000 });
     db.mode = "hung";
     const result = log.appendOrJournal(event("pause_payouts"));
+    await vi.waitFor(() => expect(db.attempts).toBe(1)); // after the journal check (file I/O)
     await clock.advance(3_000);
     expect((await result).stored).toBe("journal");
     db.mode = "up";
