@@ -1,9 +1,11 @@
-import { hostname } from "node:os";
+import { mkdtempSync, rmSync } from "node:fs";
+import { hostname, tmpdir } from "node:os";
+import { join } from "node:path";
 import postgres from "postgres";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BotApiEmulator } from "../emulator/bot-api-emulator.js";
-import { startBotProcess, type BotProcess } from "../support/bot-process.js";
+import { runBotToExit, startBotProcess, type BotProcess } from "../support/bot-process.js";
 import { createTestDatabase } from "../support/db.js";
 import { openDatabase, type DatabaseHandle } from "../../src/infra/db/client.js";
 import { migrate } from "../../src/infra/db/migrate.js";
@@ -205,5 +207,26 @@ describe("the alert outbox only lets the live leader claim rows", () => {
     await leadership.release();
     const [row] = await sql`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND objid = 1918987523`;
     expect(row!.n).toBe(0);
+  });
+});
+
+describe("the embedded database (PGlite) is one process's", () => {
+  it("a second opsgram on the same DATA_DIR exits 2 with a clear error; the first keeps running", async () => {
+    const emulator = await BotApiEmulator.start();
+    const dataDir = mkdtempSync(join(tmpdir(), "opsgram-shared-data-"));
+    const env = { TELEGRAM_BOT_TOKEN: emulator.token, TELEGRAM_API_ROOT: emulator.apiRoot, ADMIN_CHAT_IDS: String(GROUP_A.id), DATA_DIR: dataDir };
+    const first = startBotProcess({ env });
+    try {
+      await first.waitForLog((l) => l.msg === "opsgram started", 120_000);
+      const second = await runBotToExit({ env }, 60_000);
+      expect(second.code).toBe(2);
+      expect(second.output).toContain(`another opsgram uses DATA_DIR ${dataDir} (pid ${first.child.pid}, host ${hostname()}`);
+      emulator.sendCommand(GROUP_A, ADMIN, "/whoami");
+      await emulator.waitForMessage((m) => m.chatId === GROUP_A.id && m.text.includes("Your user id"));
+    } finally {
+      await first.stop();
+      await emulator.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });
