@@ -40,7 +40,7 @@ export function freshCommandsOnly(options: FreshCommandsOptions): MiddlewareFn<B
   const audits = new RateWindow(ONE_MINUTE);
   return async (ctx, next) => {
     const message = ctx.message;
-    const text = message?.text ?? message?.caption;
+    const text = message?.text;
     if (!message || !text?.startsWith("/")) return next();
     const now = options.now();
     const ageMs = now - message.date * 1000;
