@@ -145,6 +145,15 @@ describe("one leader among opsgram processes (real Postgres, the emulator, bot p
     expect(standby.logs().some((l) => typeof l.msg === "string" && l.msg.startsWith("leadership lost:"))).toBe(true);
     expect(standby.logs().find((l) => l.msg === "shutting down")).toMatchObject({ reason: expect.stringMatching(/^leadership lost/) });
   });
+  it("a standby waiting for the lock stops at once on SIGTERM, exit 0", async () => {
+    const next = startBot();
+    await next.waitForLog((l) => l.msg === "opsgram started", 60_000);
+    const waiting = startBot();
+    await waiting.waitForLog((l) => typeof l.msg === "string" && l.msg.startsWith("standby:"), 60_000);
+    const t0 = Date.now();
+    expect(await waiting.stop()).toBe(0);
+    expect(Date.now() - t0).toBeLessThan(5_000);
+  });
 });
 
 describe("the alert outbox only lets the live leader claim rows", () => {

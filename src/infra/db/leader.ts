@@ -18,6 +18,11 @@ export const LEADER_LOCK_OBJID = 1918987523;
  */
 export const LEADER_LOCK_ROW = `l.locktype = 'advisory' AND l.granted AND l.classid = ${LEADER_LOCK_CLASSID} AND l.objid = ${LEADER_LOCK_OBJID} AND l.objsubid = 1`;
 
+/** Longest single wait of a standby inside Postgres for the leader lock (ms). */
+const STANDBY_WAIT_MS = 30_000;
+/** SQLSTATE of a lock_timeout. */
+const LOCK_NOT_AVAILABLE = "55P03";
+
 /** Being the one process that polls, recovers, monitors and runs operations. */
 export interface Leadership {
   /** Resolves once this process leads. Rejects with the signal's reason when aborted first. */
@@ -32,7 +37,7 @@ export interface PostgresLeadershipOptions {
   url: string;
   log: Logger;
   clock?: Clock;
-  /** How often a standby asks again. Default 2 s: takeover well within 15 s of the leader's death. */
+  /** How long a standby waits before asking again after the database could not be reached. Default 2 s. */
   retryMs?: number;
   /** How often the leader checks it still holds the lock. Default 2 s. */
   heartbeatMs?: number;
@@ -84,6 +89,8 @@ export class PostgresLeadership implements Leadership {
         tcp_keepalives_idle: 5,
         tcp_keepalives_interval: 2,
         tcp_keepalives_count: 3,
+        // A standby's wait for the lock ends now and then, to check the link and who leads.
+        lock_timeout: STANDBY_WAIT_MS,
       },
       onnotice: () => {},
       connect_timeout: 5,
@@ -100,8 +107,16 @@ export class PostgresLeadership implements Leadership {
       try {
         const [row] = await this.sql<{ ok: boolean; pid: number }[]>`
           SELECT pg_try_advisory_lock(${LEADER_LOCK_KEY}::bigint) AS ok, pg_backend_pid() AS pid`;
-        if (row?.ok) {
-          this.backendPid = row.pid;
+        if (!row?.ok) {
+          const holder = await this.holder();
+          const text = `standby: another opsgram instance leads (pid ${holder?.pid ?? "?"}, host ${holder?.host ?? "?"})`;
+          // Said once per leader, not every retry.
+          if (text !== lastHolder) this.log.info({ leader: holder }, text);
+          lastHolder = text;
+        }
+        const pid = row?.ok ? row.pid : await this.waitForLock(signal);
+        if (pid !== null) {
+          this.backendPid = pid;
           if (signal?.aborted) {
             await this.release();
             signal.throwIfAborted();
@@ -110,16 +125,33 @@ export class PostgresLeadership implements Leadership {
           void this.heartbeat();
           return;
         }
-        const holder = await this.holder();
-        const text = `standby: another opsgram instance leads (pid ${holder?.pid ?? "?"}, host ${holder?.host ?? "?"})`;
-        // Said once per leader, not every retry.
-        if (text !== lastHolder) this.log.info({ leader: holder }, text);
-        lastHolder = text;
+        continue; // the bounded wait ran out: ask again (and say who leads now)
       } catch (err) {
+        signal?.throwIfAborted();
         this.log.warn({ err }, "standby: cannot reach the database to ask for leadership; retrying");
         lastHolder = undefined;
       }
       await this.clock.sleep(this.retryMs, signal);
+    }
+  }
+
+  /**
+   * Waits inside Postgres for the lock: it is granted the moment the leader's session ends, so a
+   * takeover does not wait for a polling interval. Bounded by the session's lock_timeout (then
+   * null); cancelled when `signal` aborts.
+   */
+  private async waitForLock(signal?: AbortSignal): Promise<number | null> {
+    const wait = this.sql<{ pid: number }[]>`SELECT pg_advisory_lock(${LEADER_LOCK_KEY}::bigint), pg_backend_pid() AS pid`;
+    const cancel = () => void wait.cancel();
+    signal?.addEventListener("abort", cancel, { once: true });
+    try {
+      const [row] = await wait;
+      return row?.pid ?? null;
+    } catch (err) {
+      if ((err as { code?: string }).code === LOCK_NOT_AVAILABLE) return null;
+      throw err;
+    } finally {
+      signal?.removeEventListener("abort", cancel);
     }
   }
 
