@@ -1,10 +1,13 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
 import pino from "pino";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { stringify } from "yaml";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { BotApiEmulator } from "../emulator/bot-api-emulator.js";
+import { startSandbox, type Sandbox } from "../sandbox/index.js";
 import { runBotToExit, startBotProcess, type BotProcess } from "../support/bot-process.js";
 import { createTestDatabase } from "../support/db.js";
 import { openDatabase, type DatabaseHandle } from "../../src/infra/db/client.js";
@@ -237,5 +240,69 @@ describe("the embedded database (PGlite) is one process's", () => {
       await emulator.stop();
       rmSync(dataDir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("two processes watching one real target (sandbox VPS over SSH)", () => {
+  let sandbox: Sandbox;
+  let emulator: BotApiEmulator;
+  const bots: BotProcess[] = [];
+
+  afterAll(async () => {
+    await Promise.all(bots.map((b) => b.stop()));
+    await emulator?.stop();
+    await sandbox?.stop();
+  });
+
+  it("a killed container raises one alert, not one per process", async () => {
+    sandbox = await startSandbox({ postgresUrl: inject("postgresUrl") });
+    emulator = await BotApiEmulator.start();
+    const dir = mkdtempSync(join(tmpdir(), "opsgram-leader-target-"));
+    const configPath = join(dir, "opsgram.yml");
+    writeFileSync(
+      configPath,
+      stringify({
+        targets: {
+          prod: {
+            host: `ssh://${sandbox.ssh.username}@${sandbox.ssh.host}:${sandbox.ssh.port}`,
+            ssh: { privateKeyPath: sandbox.ssh.privateKeyPath, knownHostsPath: sandbox.ssh.knownHostsPath, connectTimeoutSeconds: 5 },
+            appDir: sandbox.appDir,
+            dockerSocket: sandbox.dockerSocket,
+            compose: { command: sandbox.composeCommand, project: sandbox.composeProject },
+          },
+        },
+      }),
+    );
+    const env = {
+      TELEGRAM_BOT_TOKEN: emulator.token,
+      TELEGRAM_API_ROOT: emulator.apiRoot,
+      ADMIN_CHAT_IDS: String(GROUP_A.id),
+      DATABASE_URL: createTestDatabase("leader_target"),
+      OPSGRAM_CONFIG: configPath,
+    };
+    const a = startBotProcess({ env });
+    bots.push(a);
+    await a.waitForLog((l) => l.msg === "health monitoring started", 60_000);
+    const b = startBotProcess({ env });
+    bots.push(b);
+    await b.waitForLog((l) => typeof l.msg === "string" && l.msg.startsWith("standby:"), 60_000);
+    // The leader's Docker event stream opens right after monitoring starts; /status is a round
+    // trip over the same SSH link, so once it answers the stream has had its chance to connect.
+    emulator.sendCommand(GROUP_A, ADMIN, "/status");
+    await emulator.waitForMessage((m) => m.chatId === GROUP_A.id && m.text.includes("prod"), 30_000);
+
+    const compose = (...args: string[]) =>
+      execFileSync("docker-compose", args, { cwd: sandbox.appDir, env: { ...process.env, ...sandbox.env }, stdio: "pipe" });
+    const before = emulator.messages.length;
+    const killedAt = Date.now();
+    compose("kill", "web");
+    await emulator.waitForMessage((m) => m.index >= before && m.text.includes("🔴") && m.text.includes("web"), 15_000);
+    const alertMs = Date.now() - killedAt;
+    compose("up", "-d", "web");
+    // The recovery is the later marker: any second alert would have been sent before it.
+    await emulator.waitForMessage((m) => m.index >= before && m.text.includes("🟢"), 60_000);
+    console.log(`two processes: docker kill → one alert in ${alertMs} ms`);
+    expect(emulator.messages.slice(before).filter((m) => m.text.includes("🔴"))).toHaveLength(1);
+    expect(b.logs().some((l) => l.msg === "health monitoring started")).toBe(false);
   });
 });
