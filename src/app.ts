@@ -208,6 +208,9 @@ export async function startApp(config: Config, log: Logger, options: StartAppOpt
     alertChatIds: config.env.alertChatIds,
     log: log.child({ module: "health" }),
   });
+  // A leader that lost its lock stops monitoring and alerting at once (the orderly stop that
+  // follows may wait for running operations); the new leader has taken over.
+  leadership.onLost(() => void health.stop().catch((err: unknown) => log.warn({ err }, "stopping health after losing leadership failed")));
   const operations = createOperations({
     repos,
     audit: journaled,
