@@ -20,8 +20,7 @@ import { migrate } from "./infra/db/migrate.js";
 import { ProcessedUpdates } from "./infra/db/processed-updates.js";
 import { redactText, type Logger } from "./infra/logger.js";
 import { SetupError } from "./startup-error.js";
-import { acquireDataDirLock, DataDirLockedError } from "./infra/db/data-dir-lock.js";
-import { embeddedLeadership, PostgresLeadership, type Leadership } from "./infra/db/leader.js";
+import { becomeLeader, lockDataDir, withDirLock } from "./leadership.js";
 import { AUDIT_JOURNAL_FILE, AuditJournal, JournaledAuditLog, PostgresJournalReplayStore } from "./infra/journal/index.js";
 
 export interface RunningApp {
@@ -52,15 +51,7 @@ async function openMigratedDatabase(config: Config, log: Logger): Promise<Databa
   let handle: DatabaseHandle;
   if (!config.env.databaseUrl) log.info({ dataDir: config.env.dataDir }, "opening the embedded database (the first start initialises it and takes up to a minute)");
   // The embedded database is single-process: take DATA_DIR before opening it (see data-dir-lock.ts).
-  let dirLock: ReturnType<typeof acquireDataDirLock> | undefined;
-  if (!config.env.databaseUrl) {
-    try {
-      dirLock = acquireDataDirLock(config.env.dataDir);
-    } catch (err) {
-      if (err instanceof DataDirLockedError) throw new SetupError([err.message]);
-      throw new SetupError([`DATA_DIR: cannot lock ${config.env.dataDir} (${(err as Error).message})`]);
-    }
-  }
+  const dirLock = config.env.databaseUrl ? undefined : lockDataDir(config.env.dataDir);
   try {
     handle = await openDatabase({ url: config.env.databaseUrl, dataDir: config.env.dataDir });
   } catch (err) {
@@ -76,39 +67,6 @@ async function openMigratedDatabase(config: Config, log: Logger): Promise<Databa
   }
   log.info({ kind: handle.kind }, "database ready");
   return handle;
-}
-
-/** The handle, releasing the data-directory lock after the database is closed. */
-function withDirLock(handle: DatabaseHandle, lock: { release(): void }): DatabaseHandle {
-  return {
-    ...handle,
-    close: async () => {
-      try {
-        await handle.close();
-      } finally {
-        lock.release();
-      }
-    },
-  };
-}
-
-/**
- * Waits until this process leads (see infra/db/leader.ts). Until then it is a standby: it has
- * opened and migrated the database and nothing else — no polling, no recovery, no monitors, no
- * outbox. Once it leads, losing the lock ends the app through `onFatal`.
- */
-async function becomeLeader(config: Config, database: DatabaseHandle, log: Logger, options: StartAppOptions): Promise<Leadership> {
-  if (!config.env.databaseUrl) return embeddedLeadership;
-  const leadership = new PostgresLeadership({ url: config.env.databaseUrl, log: log.child({ module: "leader" }) });
-  try {
-    await leadership.acquire(options.signal);
-  } catch (err) {
-    await leadership.release();
-    await database.close();
-    throw err;
-  }
-  leadership.onLost((err) => options.onFatal(err));
-  return leadership;
 }
 
 /** Turns a getMe failure into a sentence the operator can act on. */
@@ -171,7 +129,7 @@ export async function startApp(config: Config, log: Logger, options: StartAppOpt
     throw tokenProblem(err);
   }
   // Everything below mutates (recovery, monitors, outbox, polling): leaders only.
-  const leadership = await becomeLeader(config, database, log, options);
+  const leadership = await becomeLeader({ url: config.env.databaseUrl, database, log, signal: options.signal, onLost: (err) => options.onFatal(err) });
   // Audit events the kill switch wrote to the local journal during an outage go in first, in order.
   const journaled = new JournaledAuditLog({
     inner: audit,
