@@ -1,3 +1,4 @@
+import { join } from "node:path";
 import { run, type RunnerHandle } from "@grammyjs/runner";
 import { Api, GrammyError, HttpError } from "grammy";
 import type { UserFromGetMe } from "grammy/types";
@@ -23,6 +24,8 @@ import { migrate } from "./infra/db/migrate.js";
 import { ProcessedUpdates } from "./infra/db/processed-updates.js";
 import { redactText, type Logger } from "./infra/logger.js";
 import { SetupError } from "./startup-error.js";
+import { becomeLeader, lockDataDir, withDirLock } from "./leadership.js";
+import { AUDIT_JOURNAL_FILE, AuditJournal, JournaledAuditLog, PostgresJournalReplayStore } from "./infra/journal/index.js";
 
 export interface RunningApp {
   stop(): Promise<void>;
@@ -34,6 +37,11 @@ export interface StartAppOptions {
    * revoked, or another process polls with it). main.ts stops the app and exits non-zero.
    */
   onFatal(err: Error): void;
+  /**
+   * Aborts a start that is still waiting (a standby waiting for leadership): startApp then closes
+   * what it opened and rejects with the signal's reason.
+   */
+  signal?: AbortSignal;
 }
 
 /** Seconds before a Bot API call is abandoned; long polling waits up to 30 s, so more than that. */
@@ -50,12 +58,16 @@ async function openMigratedDatabase(config: Config, log: Logger): Promise<Databa
   if (!databaseUrl) {
     log.info({ dataDir: config.env.dataDir }, "opening the embedded database (the first start initialises it and takes up to a minute)");
   }
+  if (!databaseUrl) ensurePrivateDir(config.env.dataDir); // the database files are for the bot's user only
+  // The embedded database is single-process: take DATA_DIR before opening it (see data-dir-lock.ts).
+  const dirLock = databaseUrl ? undefined : lockDataDir(config.env.dataDir);
   try {
-    if (!databaseUrl) ensurePrivateDir(config.env.dataDir); // the database files are for the bot's user only
     handle = await openDatabase({ url: databaseUrl, dataDir: config.env.dataDir });
   } catch (err) {
+    dirLock?.release();
     throw new SetupError([`database: cannot open (${(err as Error).message})`]);
   }
+  if (dirLock) handle = withDirLock(handle, dirLock);
   try {
     if (databaseOwnerUrl) await migrateAsOwner(handle, databaseOwnerUrl);
     else await migrate(handle);
@@ -130,6 +142,17 @@ export async function startApp(config: Config, log: Logger, options: StartAppOpt
     await database.close();
     throw tokenProblem(err);
   }
+  // Everything below mutates (recovery, monitors, outbox, polling): leaders only.
+  const leadership = await becomeLeader({ url: config.env.databaseUrl, database, log, signal: options.signal, onLost: (err) => options.onFatal(err) });
+  // Audit events the kill switch wrote to the local journal during an outage go in first, in order.
+  const journaled = new JournaledAuditLog({
+    inner: audit,
+    journal: new AuditJournal(config.env.auditJournalPath ?? join(config.env.dataDir, AUDIT_JOURNAL_FILE)),
+    store: new PostgresJournalReplayStore(database.db),
+    clock: systemClock,
+    log: log.child({ module: "audit-journal" }),
+  });
+  journaled.start();
 
   // Nothing connects yet: each target's SSH connection opens on first use, so a target that is
   // down does not stop the bot from starting (it shows as unreachable in /status and alerts).
@@ -157,9 +180,12 @@ export async function startApp(config: Config, log: Logger, options: StartAppOpt
     alertChatIds: config.env.alertChatIds,
     log: log.child({ module: "health" }),
   });
+  // A leader that lost its lock stops monitoring and alerting at once (the orderly stop that
+  // follows may wait for running operations); the new leader has taken over.
+  leadership.onLost(() => void health.stop().catch((err: unknown) => log.warn({ err }, "stopping health after losing leadership failed")));
   const operations = createOperations({
     repos,
-    audit,
+    audit: journaled,
     notifier,
     targets: targetPorts,
     config: config.ops,
@@ -187,6 +213,7 @@ export async function startApp(config: Config, log: Logger, options: StartAppOpt
     configureApi,
     botInfo,
     timeoutSeconds: BOT_API_TIMEOUT_SECONDS,
+    staleCommandSeconds: config.ops.staleCommandSeconds,
   });
   try {
     await bot.api.setMyCommands(commandList(features));
@@ -224,9 +251,12 @@ export async function startApp(config: Config, log: Logger, options: StartAppOpt
       // Stop taking updates first, then let running work settle, then close what it used.
       if (runner.isRunning()) await runner.stop();
       await operations.stop();
+      journaled.stop();
       await health.stop();
       await Promise.allSettled([...connections.values()].map((c) => c.close()));
       await database.close();
+      // Last: a standby must not start leading while this process still winds down.
+      await leadership.release();
       log.info("stopped");
     },
   };

@@ -28,6 +28,7 @@ async function main(argv: readonly string[]): Promise<void> {
   }
   if (config.env.auditHmacKey) registerSecret(config.env.auditHmacKey);
   const log = createLogger({ level: config.env.logLevel });
+  let stoppedBeforeStart: number | undefined;
   try {
     if (argv.includes("--check")) {
       const summary = await checkSetup(config, log);
@@ -36,10 +37,18 @@ async function main(argv: readonly string[]): Promise<void> {
     }
     let stopping = false;
     let app: RunningApp | undefined;
+    // A standby waits inside startApp for leadership; a signal must end that wait too.
+    const starting = new AbortController();
     const shutdown = (reason: string, exitCode: number) => {
       if (stopping) return;
       stopping = true;
       log.info({ reason }, "shutting down");
+      if (!app) {
+        starting.abort(new Error(reason));
+        // startApp closes what it opened and rejects; exit with this code, not as a failed start.
+        stoppedBeforeStart = exitCode;
+        return;
+      }
       (app ? app.stop() : Promise.resolve()).then(
         () => process.exit(exitCode),
         (err: unknown) => {
@@ -49,10 +58,19 @@ async function main(argv: readonly string[]): Promise<void> {
       );
     };
     process.on("unhandledRejection", (err) => log.error({ err }, "unhandled promise rejection"));
-    app = await startApp(config, log, { onFatal: () => shutdown("update polling stopped", 1) });
     process.on("SIGTERM", () => shutdown("SIGTERM", 0));
     process.on("SIGINT", () => shutdown("SIGINT", 0));
+    app = await startApp(config, log, {
+      onFatal: (err) => shutdown(err.name === "LeadershipLostError" ? err.message : "update polling stopped", 1),
+      signal: starting.signal,
+    });
+    if (stopping) {
+      // Told to stop (or leadership lost) while the last start steps ran.
+      await app.stop();
+      process.exit(stoppedBeforeStart ?? 1);
+    }
   } catch (err) {
+    if (stoppedBeforeStart !== undefined) process.exit(stoppedBeforeStart);
     if (err instanceof SetupError) {
       process.stderr.write(renderProblems(err.problems));
       process.exit(EXIT_SETUP);

@@ -6,6 +6,7 @@ import { decideAccess, type AllowlistRules } from "./allowlist.js";
 import type { BotContext, BotFeature, CommandInfo } from "./context.js";
 import { RateWindow } from "./rate-window.js";
 import { SeenUpdates } from "./seen-updates.js";
+import { DEFAULT_STALE_COMMAND_SECONDS, freshCommandsOnly, inOrderPerChat } from "./freshness.js";
 
 const ONE_MINUTE = 60_000; // ms
 
@@ -31,6 +32,8 @@ export interface CreateBotOptions {
   botInfo: UserFromGetMe;
   /** Seconds before a Bot API call is abandoned (grammY's default is 500). */
   timeoutSeconds?: number;
+  /** Commands older than this are not run (opsgram.yml staleCommandSeconds). Default 120. */
+  staleCommandSeconds?: number;
   now?: () => number;
 }
 
@@ -57,9 +60,9 @@ function actionOf(ctx: BotContext): string {
 }
 
 /**
- * Builds the grammY bot. Middleware order: request logging → update de-duplication → /whoami
- * (answers anyone, rate-limited) → allowlist guard → durable de-duplication → features →
- * error boundary (bot.catch).
+ * Builds the grammY bot. Middleware order: per-chat ordering → request logging → update
+ * de-duplication → /whoami (answers anyone, rate-limited) → allowlist guard → durable
+ * de-duplication → stale-command refusal → features → error boundary (bot.catch).
  */
 export function createBot(options: CreateBotOptions): Bot<BotContext> {
   const now = options.now ?? Date.now;
@@ -73,6 +76,9 @@ export function createBot(options: CreateBotOptions): Bot<BotContext> {
   const deniedAudit = new RateWindow(ONE_MINUTE);
   const refusalReply = new RateWindow(ONE_MINUTE);
   const whoamiReply = new RateWindow(ONE_MINUTE);
+
+  // 0. One chat's updates in order (freshness.ts); must come before anything that awaits.
+  bot.use(inOrderPerChat());
 
   // 1. Request logging: a child logger per update.
   bot.use(async (ctx, next) => {
@@ -139,6 +145,9 @@ export function createBot(options: CreateBotOptions): Bot<BotContext> {
     }
     await next();
   });
+
+  // 5b. Backlog after downtime: commands older than staleCommandSeconds are not run (freshness.ts).
+  bot.use(freshCommandsOnly({ staleSeconds: options.staleCommandSeconds ?? DEFAULT_STALE_COMMAND_SECONDS, audit: options.audit, now }));
 
   const core = new Composer<BotContext>();
   registerCoreCommands(core, options);

@@ -52,6 +52,7 @@ export const envSchema = z.object({
     .default("8")
     .transform((s) => (s === "off" ? null : Number(s))),
   DATA_DIR: z.string().min(1).default("./data"),
+  AUDIT_JOURNAL_PATH: z.string().min(1).optional(),
   OPSGRAM_CONFIG: z.string().min(1).default("./opsgram.yml"),
   LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(", ")}` }).default("info"),
 });
@@ -74,6 +75,8 @@ export interface Env {
   /** UTC hour of the daily audit digest; null = no daily digest. */
   auditDigestHour: number | null;
   dataDir: string;
+  /** The kill switch's local audit journal (used while Postgres is down). Default DATA_DIR/audit-journal.jsonl. */
+  auditJournalPath: string | undefined;
   configPath: string;
   logLevel: (typeof LOG_LEVELS)[number];
 }
@@ -91,6 +94,7 @@ export function toEnv(parsed: z.output<typeof envSchema>): Env {
     auditHmacKey: parsed.AUDIT_HMAC_KEY,
     auditDigestHour: parsed.AUDIT_DIGEST_HOUR,
     dataDir: parsed.DATA_DIR,
+    auditJournalPath: parsed.AUDIT_JOURNAL_PATH,
     configPath: parsed.OPSGRAM_CONFIG,
     logLevel: parsed.LOG_LEVEL,
   };

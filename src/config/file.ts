@@ -131,6 +131,8 @@ export const fileSchema = z.strictObject({
   confirmTimeoutSeconds: z.int().min(10).max(3600).default(300),
   /** When true, the person who confirms must not be the person who asked. */
   fourEyes: z.boolean().default(false),
+  /** Commands older than this (from message.date) are not run: the backlog after downtime. */
+  staleCommandSeconds: z.int().min(10).max(86400).default(120),
 });
 
 export type OpsFile = z.output<typeof fileSchema>;

@@ -180,3 +180,20 @@ export interface ExpectedChanges {
   /** Expects changes to `services` of `target` (every service when empty) until `untilMs` or `end()`. */
   expect(target: string, services: readonly string[], untilMs: number): { end(): void };
 }
+
+/** Where an audit event ended up: committed in the database, or in the local journal for later. */
+export type JournaledAppend =
+  | { stored: "database"; event: AuditEvent }
+  /** The database could not take it; it is fsync'd in the journal and replayed, once, when it can. */
+  | { stored: "journal"; entryId: string };
+
+/**
+ * The audit log for work that must go on while the database is down (the payouts kill switch) and
+ * for writes that must not be lost after the remote work already happened.
+ */
+export interface JournalingAuditLog extends AuditLog {
+  /** Appends to the database, or — when it is unreachable — to the local journal. */
+  appendOrJournal(event: AuditEventInput): Promise<JournaledAppend>;
+  /** Appends with bounded retries and backoff (for an audit write after the remote work succeeded). */
+  appendRetrying(event: AuditEventInput): Promise<AuditEvent>;
+}

@@ -1,4 +1,6 @@
-import { and, asc, inArray, isNotNull, isNull, lt, sql } from "drizzle-orm";
+import { and, asc, eq, inArray, isNotNull, isNull, lt, or, sql } from "drizzle-orm";
+import { instanceName } from "../../instance.js";
+import { LEADER_LOCK_ROW } from "../leader.js";
 import type { OutboxItem } from "../../../health/ports.js";
 import type { IncidentMessage } from "../../../health/types.js";
 import type { Db } from "../client.js";
@@ -11,14 +13,36 @@ import { alertOutbox, incidents, type AlertOutboxRow } from "../schema/index.js"
 export class AlertOutboxRepo {
   constructor(private readonly db: Db) {}
 
+  /**
+   * Claims and returns the undelivered rows, oldest first: unclaimed ones, ours, and those of a
+   * process that no longer leads. Only the live leader claims (when a leader exists at all), and
+   * rows another process is claiming right now are skipped (FOR UPDATE SKIP LOCKED): even two
+   * processes that both believe they lead never get the same row.
+   */
   async pending(limit: number): Promise<OutboxItem[]> {
-    const rows = await this.db
-      .select()
+    const me = instanceName();
+    const leaderIs = (name: unknown) =>
+      sql`EXISTS (SELECT 1 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE ${sql.raw(LEADER_LOCK_ROW)} AND a.application_name = ${name})`;
+    const anyLeader = sql`EXISTS (SELECT 1 FROM pg_locks l WHERE ${sql.raw(LEADER_LOCK_ROW)})`;
+    const claimable = this.db
+      .select({ id: alertOutbox.id })
       .from(alertOutbox)
-      .where(and(isNull(alertOutbox.deliveredAt), isNull(alertOutbox.givenUpAt)))
+      .where(
+        and(
+          isNull(alertOutbox.deliveredAt),
+          isNull(alertOutbox.givenUpAt),
+          or(isNull(alertOutbox.claimedBy), eq(alertOutbox.claimedBy, me), sql`NOT ${leaderIs(alertOutbox.claimedBy)}`),
+        ),
+      )
       .orderBy(asc(alertOutbox.id))
-      .limit(limit);
-    return rows.map(toItem);
+      .limit(limit)
+      .for("update", { skipLocked: true });
+    const rows = await this.db
+      .update(alertOutbox)
+      .set({ claimedBy: me })
+      .where(and(inArray(alertOutbox.id, claimable), sql`(NOT ${anyLeader} OR ${leaderIs(me)})`))
+      .returning();
+    return rows.sort((a, b) => a.id - b.id).map(toItem);
   }
 
   /**

@@ -27,6 +27,12 @@ export const alertOutbox = pgTable(
     lastError: text("last_error"),
     /** Telegram refused the message for good (bot blocked, chat gone): kept for the record, not retried. */
     givenUpAt: timestamp("given_up_at", { withTimezone: true }),
+    /**
+     * The opsgram process (`opsgram:<pid>@<host>`) delivering this row. Only the live leader may
+     * claim, and a claim by a process that no longer leads is void, so two processes that both
+     * believe they lead cannot both send it.
+     */
+    claimedBy: text("claimed_by"),
   },
   (t) => [
     // The dispatcher reads what is still to deliver, oldest first.
