@@ -7,6 +7,8 @@ import type { BotFeature } from "./bot/context.js";
 import { createAlertsFeature } from "./bot/handlers/alerts.js";
 import { createOperationsFeature } from "./bot/handlers/operations.js";
 import { createStatusFeature } from "./bot/handlers/status.js";
+import { ChatOperations } from "./bot/operations/chat-commands.js";
+import { ChatReporter } from "./bot/operations/chat-reporter.js";
 import { startHealth, type HealthTarget } from "./health/index.js";
 import { createOperationRepositories } from "./infra/db/repos/operations.js";
 import { createTargetConnections, type TargetConnections } from "./infra/targets.js";
@@ -146,7 +148,7 @@ export async function startApp(config: Config, log: Logger, options: StartAppOpt
   const operations = createOperations({
     repos,
     audit,
-    notifier,
+    reporter: new ChatReporter(notifier, systemClock, log.child({ module: "operations" })),
     targets: targetPorts,
     config: config.ops,
     clock: systemClock,
@@ -154,9 +156,10 @@ export async function startApp(config: Config, log: Logger, options: StartAppOpt
     redact: redactText,
     expected: health.expected,
   });
+  const chat = new ChatOperations(operations.service, operations.status, operations.targetNames);
   const features: BotFeature[] = [
-    createOperationsFeature({ service: operations.service }),
-    createStatusFeature({ status: operations.status }),
+    createOperationsFeature({ chat }),
+    createStatusFeature({ chat }),
     createAlertsFeature({ alerts: health.alerts, audit }),
   ];
 

@@ -1,17 +1,6 @@
 import { formatAgo } from "../shared/format.js";
 import type { LockRecord } from "./model.js";
 
-/**
- * The target is held by someone else. Carries the lock so the reply can say who, doing what,
- * since when — the three things an on-call engineer needs to decide whether to wait or call them.
- */
-export class LockHeldError extends Error {
-  override name = "LockHeldError";
-  constructor(readonly lock: LockRecord, readonly now: Date = new Date()) {
-    super(describeLock(lock, now));
-  }
-}
-
 /** "prod is busy: @alice is running deploy v2 since 12:03:04 UTC (2 min ago)". */
 export function describeLock(lock: LockRecord, now: Date): string {
   const who = lock.holderName ? `@${lock.holderName}` : lock.holderUserId ? `user ${lock.holderUserId}` : "someone";

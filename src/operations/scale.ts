@@ -1,6 +1,6 @@
 import { composeProjectName, composeScale, composeSpec } from "../commands/compose.js";
-import { escapeHtml, formatDuration } from "../shared/format.js";
-import type { OperationDefinition, PlanOutcome, TargetHandle } from "./context.js";
+import { formatDuration } from "../shared/format.js";
+import { defineOperation, type PlanOutcome, type TargetHandle } from "./context.js";
 import { StepFailedError } from "./errors.js";
 import { waitUntilHealthy, type Probe } from "./health-gate.js";
 import type { DockerApi } from "../shared/ports.js";
@@ -14,6 +14,8 @@ export interface ScalePlanData {
   replicas: number;
   /** Running when planned; null when Docker could not be asked. */
   before: number | null;
+  bounds: { min: number; max: number } | null;
+  verifyTimeoutMs: number;
 }
 
 /**
@@ -29,20 +31,12 @@ export async function planScale(target: TargetHandle, service: string, replicas:
   } catch {
     before = null;
   }
-  const from = before === null ? "?" : String(before);
-  const lines = [
-    `${escapeHtml(service)}: ${from} → ${replicas} running${bounds ? ` (allowed ${bounds.min}–${bounds.max})` : ""}`,
-    ...(before === replicas ? ["ℹ already at that count: compose will only start stopped replicas."] : []),
-    `Steps: up -d --no-recreate --scale ${escapeHtml(service)}=${replicas} · verify ${replicas} running/healthy (≤ ${formatDuration(SCALE_VERIFY_TIMEOUT_MS)})`,
-  ];
   return {
     status: "planned",
     plan: {
       title: `📈 Scale ${service} on ${target.name} to ${replicas}`,
-      headline: `${escapeHtml(service)} ${from} → ${replicas}`,
-      html: lines.join("\n"),
       lockReason: `scale ${service} to ${replicas}`,
-      data: { service, replicas, before },
+      data: { service, replicas, before, bounds: bounds ? { min: bounds.min, max: bounds.max } : null, verifyTimeoutMs: SCALE_VERIFY_TIMEOUT_MS },
     },
   };
 }
@@ -58,7 +52,7 @@ export function replicasProbe(docker: DockerApi, project: string, service: strin
   };
 }
 
-export const scaleDefinition: OperationDefinition<ScalePlanData> = {
+export const scaleDefinition = defineOperation<ScalePlanData>({
   kind: "scale",
   usesLock: true,
   changesContainers: true,
@@ -88,6 +82,6 @@ export const scaleDefinition: OperationDefinition<ScalePlanData> = {
       if (result.status === "unhealthy") throw new StepFailedError(`not ${replicas} running after ${formatDuration(result.elapsedMs)}: ${result.detail}`, io.output);
       return { summary: `${replicas}/${replicas} running`, value: result.detail };
     });
-    return { status: "succeeded", summary: `${escapeHtml(detail)}`, result: { service, replicas } };
+    return { status: "succeeded", summary: [detail], result: { service, replicas } };
   },
-};
+});

@@ -1,7 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { containersProbe, judgeContainers, lastHttpStatus, waitUntilHealthy } from "../../src/operations/health-gate.js";
 import { silentLogger } from "../../src/operations/model.js";
-import { ProgressMessage, formatBytes, lastLines, renderSteps } from "../../src/operations/progress.js";
+import { ProgressMessage } from "../../src/bot/operations/progress-message.js";
+import { renderSteps } from "../../src/bot/operations/chat-reporter.js";
+import { formatBytes, lastLines } from "../../src/shared/format.js";
 import { FakeDocker, JumpClock, ManualClock, RecordingNotifier, container } from "./operations-fakes.js";
 
 describe("ProgressMessage", () => {
