@@ -46,6 +46,8 @@ describe("ProgressMessage", () => {
     await progress.finish("final");
     expect(notifier.messages[0]!.texts).toEqual(["plan", "a", "final"]);
     expect(notifier.messages[0]!.options.at(-1)?.buttons).toEqual([]);
+    // It paces itself: no edit waits a second gap in the notifier, least of all the final one.
+    expect(notifier.messages[0]!.options.slice(1).every((o) => o?.unpaced === true)).toBe(true);
   });
 
   it("a failing edit never reaches the operation", async () => {

@@ -68,7 +68,8 @@ export class ProgressMessage {
     this.lastEditAt = this.clock.now().getTime();
     this.lastText = html;
     try {
-      await this.notifier.edit(this.message, clip(html), { html: true, ...options });
+      // This class paces its own edits (and the final one must not wait): no second gap in the notifier.
+      await this.notifier.edit(this.message, clip(html), { html: true, unpaced: true, ...options });
     } catch (err) {
       this.log.warn({ err, message: this.message }, "could not edit the progress message");
     }
