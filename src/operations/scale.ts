@@ -3,6 +3,7 @@ import { formatDuration } from "../shared/format.js";
 import { defineOperation, type PlanOutcome, type TargetHandle } from "./context.js";
 import { StepFailedError } from "./errors.js";
 import { waitUntilHealthy, type Probe } from "./health-gate.js";
+import { isHealthy, unhealthyWord } from "../shared/containers.js";
 import type { DockerApi } from "../shared/ports.js";
 
 /** How long scaled containers get to be running (and healthy, where checked). */
@@ -45,9 +46,9 @@ export async function planScale(target: TargetHandle, service: string, replicas:
 export function replicasProbe(docker: DockerApi, project: string, service: string, replicas: number): Probe {
   return async () => {
     const mine = (await docker.listContainers(project)).filter((c) => c.service === service);
-    const good = mine.filter((c) => c.state === "running" && (c.health === "healthy" || c.health === "none")).length;
-    const others = mine.length - good;
-    const detail = `${service} ${good}/${replicas} running${others > 0 ? `, ${others} other (${mine.filter((c) => !(c.state === "running" && (c.health === "healthy" || c.health === "none"))).map((c) => (c.state === "running" ? c.health : c.state)).join(", ")})` : ""}`;
+    const bad = mine.filter((c) => !isHealthy(c));
+    const good = mine.length - bad.length;
+    const detail = `${service} ${good}/${replicas} running${bad.length > 0 ? `, ${bad.length} other (${bad.map(unhealthyWord).join(", ")})` : ""}`;
     return { healthy: good === replicas && mine.length === replicas, detail };
   };
 }

@@ -33,14 +33,14 @@ describe("deploy", () => {
     const { planned, final } = await deploy(env, "main");
     expect(final.status).toBe("succeeded");
     expect(env.state.head).toBe(SHA.v2);
-    const mutating = env.shell.lines.filter((l) => !/^git (rev-parse|log)|^curl/.test(l));
+    const mutating = env.shell.lines.filter((l) => !/^git (rev-parse|log)|^wget/.test(l));
     expect(mutating).toEqual([
       `git -c advice.detachedHead=false checkout --detach --force ${SHA.v2} --`,
       "docker-compose -p app build",
       "TRUSTED docker-compose run --rm web migrate",
       "docker-compose -p app up -d",
     ]);
-    expect(env.shell.calls.filter((c) => c.argv?.[0] !== "curl").every((c) => c.cwd === "/srv/app")).toBe(true);
+    expect(env.shell.calls.filter((c) => c.argv?.[0] !== "wget").every((c) => c.cwd === "/srv/app")).toBe(true);
     expect(env.repos.deployments.rows).toEqual([
       expect.objectContaining({ target: "prod", kind: "deploy", ref: "main", sha: SHA.v2, previousSha: SHA.v1, status: "succeeded", requestedByName: "alice" }),
     ]);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { containersProbe, judgeContainers, lastHttpStatus, waitUntilHealthy } from "../../src/operations/health-gate.js";
+import { containersProbe, judgeContainers, waitUntilHealthy } from "../../src/operations/health-gate.js";
+import { lastHttpStatus } from "../../src/commands/http-probe.js";
 import { silentLogger } from "../../src/operations/model.js";
 import { ProgressMessage } from "../../src/bot/operations/progress-message.js";
 import { renderSteps } from "../../src/bot/operations/chat-reporter.js";

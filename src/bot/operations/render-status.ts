@@ -1,6 +1,7 @@
 import { escapeHtml, formatAgo, formatBytes, formatDuration } from "../../shared/format.js";
 import type { BackupRecord, DeploymentRecord, PayoutsState } from "../../operations/model.js";
 import type { ServiceLogs, TargetStatus } from "../../operations/status.js";
+import { isHealthy } from "../../shared/containers.js";
 import type { ContainerSummary } from "../../shared/ports.js";
 import { MAX_MESSAGE_CHARS } from "./progress-message.js";
 
@@ -74,7 +75,7 @@ function renderServices(services: Readonly<Record<string, { min: number; max: nu
     const starting = running.filter((c) => c.health === "starting").length;
     const healthy = running.filter((c) => c.health === "healthy").length;
     const down = list.filter((c) => c.state !== "running").map((c) => c.state);
-    let mark = running.length === expected && unhealthy === 0 && expected > 0 ? "✓" : "⚠";
+    let mark = expected > 0 && list.every(isHealthy) ? "✓" : "⚠";
     const notes: string[] = [];
     if (healthy > 0 && unhealthy === 0 && starting === 0) notes.push("healthy");
     if (unhealthy > 0) notes.push(`${unhealthy} unhealthy`);
