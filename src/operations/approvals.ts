@@ -183,10 +183,6 @@ export class OperationEngine {
     await this.launcher.whenIdle();
   }
 
-  /** Asks running operations to stop at their next command (they end as failed). */
-  abortAll(reason: string): void {
-    this.launcher.abortAll(reason);
-  }
 
   private async expire(op: OperationRecord): Promise<void> {
     const expired = await this.deps.repos.operations.transition(op.id, ["awaiting_confirmation"], "expired", { finishedAt: this.deps.clock.now() });

@@ -23,6 +23,7 @@ export type StartResult<A> =
  */
 export class OperationLauncher {
   private readonly running = new Set<Promise<OperationRecord>>();
+  /** Handed to every run; stop() lets runs finish on purpose, so nothing in the process aborts it today. */
   private readonly abort = new AbortController();
 
   constructor(
@@ -85,10 +86,6 @@ export class OperationLauncher {
     while (this.running.size > 0) await Promise.allSettled([...this.running]);
   }
 
-  /** Asks running operations to stop at their next command (they end as failed). */
-  abortAll(reason: string): void {
-    this.abort.abort(new Error(reason));
-  }
 
   private run(definition: OperationDefinition, op: OperationRecord, confirmedBy: Actor, target: TargetHandle, held: HeldLock | null): Promise<RunResult> {
     return runOperation({ deps: this.deps, definition, op, target, confirmedBy, signal: this.abort.signal, ...(held ? { heartbeat: held.beat } : {}) });

@@ -1,11 +1,10 @@
 import type { OperationDefinition, OperationsDeps, RunContext, RunOutcome, StoredPlan, TargetHandle } from "./context.js";
-import { auditFor, OperationJournal } from "./journal.js";
+import { OperationJournal } from "./journal.js";
 import type { OperationRecord } from "./model.js";
 import type { FinalReport, ProgressSnapshot } from "./reporter.js";
 import type { Actor } from "../shared/ports.js";
 import { Steps } from "./steps.js";
 
-export { auditFor };
 
 /** A running operation refreshes its lock and row this often. */
 export const HEARTBEAT_INTERVAL_MS = 10_000;

@@ -130,6 +130,30 @@ describe("approval state machine", () => {
     expect((await repos.operations.get(second.operationId))?.status).toBe("succeeded");
   });
 
+  it("the run holds the target only inside withLock: held while it runs, free before the ✅ is sent", async () => {
+    const { ops, repos, deps } = setup();
+    const planned = await chatOf(ops).deploy(alice, ["main"]);
+    if (planned.status !== "planned") throw new Error("not planned");
+    const heldDuringSteps: (string | null)[] = [];
+    const lockAtFinal: (string | null)[] = [];
+    const progress = deps.reporter.progress.bind(deps.reporter);
+    deps.reporter.progress = (op, snapshot) => {
+      void repos.locks.get("prod").then((l) => heldDuringSteps.push(l?.operationId ?? null));
+      progress(op, snapshot);
+    };
+    const finished = deps.reporter.finished.bind(deps.reporter);
+    deps.reporter.finished = async (op, report) => {
+      lockAtFinal.push((await repos.locks.get("prod"))?.operationId ?? null);
+      return finished(op, report);
+    };
+    const pressed = await ops.service.confirm(bob, planned.operationId);
+    if (pressed.status !== "confirmed") throw new Error("not confirmed");
+    expect((await pressed.done).status).toBe("succeeded");
+    expect(heldDuringSteps.length).toBeGreaterThan(0);
+    expect(heldDuringSteps.every((id) => id === planned.operationId)).toBe(true);
+    expect(lockAtFinal).toEqual([null]);
+  });
+
   it("an unknown ref is refused with a clear error and no buttons", async () => {
     const { ops, notifier, repos } = setup();
     const result = await chatOf(ops).deploy(alice, ["release/nope"]);
