@@ -1,8 +1,7 @@
 import type { OpsFile, TargetConfig } from "../config/file.js";
 import type { OperationRepositories, OperationKind, OperationRecord, OpsLogger } from "./model.js";
 import type { Actor, AuditLog, AuditOutcome, Clock, DockerApi, ExpectedChanges, RemoteShell } from "../shared/ports.js";
-import type { RichText } from "../shared/rich-text.js";
-import type { OperationReporter } from "./reporter.js";
+import type { OperationReporter, RunOutcome } from "./reporter.js";
 import type { ProbeResult } from "./health-gate.js";
 import type { Steps } from "./steps.js";
 
@@ -55,12 +54,8 @@ export interface StoredPlan<Data = unknown> {
 /** What planning produced: a plan to confirm, or a reason a human can act on. */
 export type PlanOutcome<Data> = { status: "planned"; plan: StoredPlan<Data> } | { status: "refused"; reason: string };
 
-/** What an executor reports when it is done. `summary` is the final line, without markup. */
-export interface RunOutcome {
-  status: "succeeded" | "rolled_back" | "failed";
-  summary: RichText;
-  result?: Record<string, unknown>;
-}
+/** What an executor reports when it is done (defined with the reporter, which carries it to the chat). */
+export type { RunOutcome };
 
 /** What an executor gets while it runs. */
 export interface RunContext<Data = unknown> {

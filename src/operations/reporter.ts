@@ -1,7 +1,14 @@
 import type { Actor, SentMessage } from "../shared/ports.js";
-import type { RunOutcome } from "./context.js";
+import type { RichText } from "../shared/rich-text.js";
 import type { OperationRecord } from "./model.js";
 import type { StepFailure, StepView } from "./steps.js";
+
+/** What an executor reports when it is done. `summary` is the final line, without markup. */
+export interface RunOutcome {
+  status: "succeeded" | "rolled_back" | "failed";
+  summary: RichText;
+  result?: Record<string, unknown>;
+}
 
 /** Where the operation stands while it runs: the steps and a live note ("health: HTTP 502, attempt 4"). */
 export interface ProgressSnapshot {
