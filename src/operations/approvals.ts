@@ -1,12 +1,12 @@
 import { redactText } from "../shared/redact.js";
 import { randomBytes } from "node:crypto";
 import type { OperationDefinition, OperationsDeps, PlanOutcome, StoredPlan, TargetHandle } from "./context.js";
-import { describeLock } from "./errors.js";
 import { auditFor } from "./journal.js";
 import { OperationLauncher } from "./launch.js";
 import type { TargetLocks } from "./lock.js";
 import type { LockRecord, OperationKind, OperationRecord } from "./model.js";
 import type { Actor, SentMessage } from "../shared/ports.js";
+import type { Busy } from "./requests.js";
 
 /** A fresh operation id: 96 random bits, url-safe, 16 characters. */
 export function newOperationId(): string {
@@ -18,6 +18,8 @@ export type RequestResult =
   | { status: "planned"; operationId: string; title: string; message: SentMessage | null }
   /** Ran without confirmation (backup); `done` settles when it has finished. */
   | { status: "started"; operationId: string; title: string; done: Promise<OperationRecord> }
+  /** Someone holds the target: nothing will run (bot/ says who, doing what, since when). */
+  | Busy
   /** Nothing will run; `reason` is plain text for the person who asked. */
   | { status: "refused"; reason: string; operationId?: string };
 
@@ -25,6 +27,8 @@ export type ButtonResult =
   /** The press took effect. `text` answers the button (≤ 200 chars). */
   | { status: "confirmed"; operationId: string; text: string; done: Promise<OperationRecord> }
   | { status: "cancelled"; operationId: string; text: string }
+  /** Another operation holds the target; the plan stays valid, press again once it is free. */
+  | Busy
   /** The press changed nothing; `text` says why. */
   | { status: "refused"; text: string };
 
@@ -62,9 +66,8 @@ export class OperationEngine {
     if (definition.usesLock) {
       const held = await this.locks.current(target.name);
       if (held) {
-        const reason = describeLock(held, clock.now());
         await audit.append({ ...who(actor), action: kind, target: target.name, args, outcome: "denied", operationId: null, detail: { reason: "busy", lock: lockInfo(held) } });
-        return { status: "refused", reason };
+        return { status: "busy", lock: held, at: clock.now() };
       }
     }
     const op = await repos.operations.insert({
@@ -147,7 +150,7 @@ export class OperationEngine {
     if (started.status === "held") {
       if (started.lock.operationId === op.id) return { status: "refused", text: "Already confirmed — it is running." };
       await audit.append(auditFor(op, actor, "info", { reason: "busy", lock: lockInfo(started.lock) }, `${op.kind}.confirm`));
-      return { status: "refused", text: `${describeLock(started.lock, now)} Press Confirm again once it is free.` };
+      return { status: "busy", lock: started.lock, at: now, operationId: op.id };
     }
     if (started.answer) return started.answer;
     return { status: "confirmed", operationId: id, text: `Confirmed — ${plan.title} is running.`, done: started.done };
@@ -205,10 +208,9 @@ export class OperationEngine {
       return { run: current, confirmedBy: actor, answer: null };
     });
     if (started.status === "held") {
-      const reason = describeLock(started.lock, clock.now());
-      await repos.operations.transition(op.id, ["requested"], "failed", { finishedAt: clock.now(), error: reason });
+      await repos.operations.transition(op.id, ["requested"], "failed", { finishedAt: clock.now(), error: `busy: ${started.lock.kind} ${started.lock.reason ?? ""}`.trim() });
       await audit.append(auditFor(op, actor, "failed", { reason: "busy", lock: lockInfo(started.lock) }));
-      return { status: "refused", reason, operationId: op.id };
+      return { status: "busy", lock: started.lock, at: clock.now(), operationId: op.id };
     }
     return { status: "started", operationId: op.id, title: plan.title, done: started.done };
   }
@@ -219,7 +221,8 @@ export function who(actor: Actor) {
   return { chatId: actor.chatId, userId: actor.userId, username: actor.username };
 }
 
-function lockInfo(lock: LockRecord) {
+/** A lock as kept in audit rows. */
+export function lockInfo(lock: LockRecord) {
   return { kind: lock.kind, operationId: lock.operationId, holder: lock.holderName, reason: lock.reason, since: lock.since.toISOString() };
 }
 

@@ -42,8 +42,11 @@ export interface LogsRequest extends TargetRequest {
 /** Nothing will happen; `reason` is plain text for the person who asked (already audited). */
 export type Refused = { status: "refused"; reason: string };
 
-export type LockReply = { status: "frozen"; target: string; reason: string | null } | Refused;
-export type UnlockReply = { status: "unlocked"; target: string } | { status: "not-locked"; target: string } | Refused;
+/** The target is held (by an operation or a freeze); nothing happened. `at` is when that was seen. */
+export type Busy = { status: "busy"; lock: LockRecord; at: Date; operationId?: string };
+
+export type LockReply = { status: "frozen"; target: string; reason: string | null } | Busy | Refused;
+export type UnlockReply = { status: "unlocked"; target: string } | { status: "not-locked"; target: string } | Busy | Refused;
 export type BackupsReply = { status: "backups"; target: string; backups: BackupRecord[]; now: Date } | Refused;
 
 /** What holds a target, as shown in a refusal. */

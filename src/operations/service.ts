@@ -1,13 +1,12 @@
 import { validateCount, validateRef, validateServiceName, validateSha } from "../commands/validate.js";
-import { who, type ButtonResult, type OperationEngine, type RequestResult } from "./approvals.js";
+import { lockInfo, who, type ButtonResult, type OperationEngine, type RequestResult } from "./approvals.js";
 import { planBackup } from "./backup.js";
 import type { OperationsDeps, TargetHandle } from "./context.js";
 import { planDeploy } from "./deploy.js";
-import { describeLock } from "./errors.js";
-import type { OperationKind } from "./model.js";
+import type { LockRecord, OperationKind } from "./model.js";
 import { planPayouts } from "./payouts.js";
 import type { Actor } from "../shared/ports.js";
-import type { BackupsReply, DeployRequest, LockReply, ReasonRequest, RollbackRequest, ScaleRequest, TargetRequest, UnlockReply } from "./requests.js";
+import type { BackupsReply, Busy, DeployRequest, LockReply, ReasonRequest, RollbackRequest, ScaleRequest, TargetRequest, UnlockReply } from "./requests.js";
 import { planRollback } from "./rollback.js";
 import { planScale } from "./scale.js";
 import { lookupTarget } from "./targets.js";
@@ -111,7 +110,7 @@ export class OperationsService {
     // No audit, no action: the request is on record before the lock table changes.
     await this.deps.audit.append({ ...who(actor), action: "lock", target: request.target, args: { reason }, outcome: "requested", operationId: null, detail: null });
     const result = await this.engine.locks.freeze(request.target, actor, reason);
-    if (result.status === "held") return this.refuse(actor, "lock", request, describeLock(result.lock, this.deps.clock.now()), request.target);
+    if (result.status === "held") return this.busy(actor, "lock", request, result.lock);
     await this.deps.audit.append({ ...who(actor), action: "lock", target: request.target, args: { reason }, outcome: "succeeded", operationId: null, detail: null });
     return { status: "frozen", target: request.target, reason };
   }
@@ -124,9 +123,7 @@ export class OperationsService {
     await this.deps.audit.append({ ...who(actor), action: "unlock", target: name, args: null, outcome: "requested", operationId: null, detail: null });
     const result = await this.engine.locks.unfreeze(name);
     if (result.status === "free") return { status: "not-locked", target: name };
-    if (result.status === "held") {
-      return this.refuse(actor, "unlock", request, `${describeLock(result.lock, this.deps.clock.now())} Its operation is alive; wait for it to finish.`, name);
-    }
+    if (result.status === "held") return this.busy(actor, "unlock", request, result.lock);
     const lifted = { kind: result.lock.kind, holder: result.lock.holderName, reason: result.lock.reason, since: result.lock.since.toISOString() };
     await this.deps.audit.append({ ...who(actor), action: "unlock", target: name, args: null, outcome: "succeeded", operationId: result.lock.operationId, detail: { lifted } });
     return { status: "unlocked", target: name };
@@ -147,6 +144,12 @@ export class OperationsService {
   async refuse(actor: Actor, action: string, request: { input: readonly string[] }, reason: string, target: string | null = null): Promise<{ status: "refused"; reason: string }> {
     await this.deps.audit.append({ ...who(actor), action, target, args: { words: clipWords(request.input) }, outcome: "denied", operationId: null, detail: { reason } });
     return { status: "refused", reason };
+  }
+
+  private async busy(actor: Actor, action: string, request: TargetRequest, lock: LockRecord): Promise<Busy> {
+    const detail = { reason: "busy", lock: lockInfo(lock) };
+    await this.deps.audit.append({ ...who(actor), action, target: request.target, args: { words: clipWords(request.input) }, outcome: "denied", operationId: null, detail });
+    return { status: "busy", lock, at: this.deps.clock.now() };
   }
 
   private target(request: TargetRequest): { ok: true; handle: TargetHandle } | { ok: false; reason: string } {

@@ -30,6 +30,7 @@ import { Api } from "grammy";
 import { createBot } from "../../src/bot/bot.js";
 import { createOperationsFeature } from "../../src/bot/handlers/operations.js";
 import { createStatusFeature } from "../../src/bot/handlers/status.js";
+import { CONFIRM_PREFIX } from "../../src/bot/operations/callback-data.js";
 import { ChatReporter } from "../../src/bot/operations/chat-reporter.js";
 import { ProcessedUpdates } from "../../src/infra/db/processed-updates.js";
 import { TelegramNotifier } from "../../src/infra/telegram/notifier.js";
@@ -192,7 +193,7 @@ describe("deploy, against the sandbox VPS", () => {
     // Both ask for the same broken version, so whichever press wins, the outcome is the same.
     const [first, second] = await Promise.all([chatOf(ops).deploy(alice, ["broken"]), chatOf(ops).deploy(carol, ["broken"])]);
     if (first.status !== "planned" || second.status !== "planned") throw new Error(`not planned: ${JSON.stringify([first, second])}`);
-    const [a, b] = await Promise.all([ops.service.confirm(bob, first.operationId), ops.service.confirm(carol, second.operationId)]);
+    const [a, b] = await Promise.all([chatOf(ops).press(bob, `${CONFIRM_PREFIX}${first.operationId}`), chatOf(ops).press(carol, `${CONFIRM_PREFIX}${second.operationId}`)]);
     const [winner, loser] = a.status === "confirmed" ? [a, b] : [b, a];
     expect(winner.status).toBe("confirmed");
     expect(loser.status).toBe("refused");

@@ -119,9 +119,10 @@ describe("approval state machine", () => {
     const third = await chatOf(ops).deploy(bob, ["v2"]);
     expect(third.status).toBe("refused");
     if (third.status === "refused") expect(third.reason).toMatch(/prod is busy: @alice is running deploy main since/);
-    const press = await ops.service.confirm(alice, second.operationId);
-    expect(press.status).toBe("refused");
-    if (press.status === "refused") expect(press.text).toContain("busy");
+    const busy = await ops.service.confirm(alice, second.operationId);
+    expect(busy).toMatchObject({ status: "busy", lock: { operationId: first.operationId, holderName: "alice" } });
+    const press = await chatOf(ops).press(alice, `${CONFIRM_PREFIX}${second.operationId}`);
+    expect(press).toMatchObject({ status: "refused", text: expect.stringMatching(/^prod is busy: @alice is running deploy main since .* Press Confirm again once it is free\.$/) });
     // The second plan stays valid and runs once the lock is free.
     expect((await repos.operations.get(second.operationId))?.status).toBe("awaiting_confirmation");
     await repos.locks.releaseOperation("prod", first.operationId);

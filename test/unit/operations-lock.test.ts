@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { describeLock } from "../../src/operations/errors.js";
+import { describeLock } from "../../src/bot/operations/render-lock.js";
 import { TargetLocks, type HeldLock } from "../../src/operations/lock.js";
 import { silentLogger } from "../../src/operations/model.js";
 import { JumpClock, alice, bob, memoryRepos } from "./operations-fakes.js";

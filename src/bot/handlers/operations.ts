@@ -1,8 +1,7 @@
 import type { Composer } from "grammy";
 import type { BotContext, BotFeature } from "../context.js";
-import type { RequestResult } from "../../operations/index.js";
 import { BUTTON_DATA_PATTERN } from "../operations/callback-data.js";
-import type { ChatOperations, TextReply } from "../operations/chat-commands.js";
+import type { ChatOperations, ChatRequestResult, TextReply } from "../operations/chat-commands.js";
 import { commandWords } from "../operations/parse.js";
 
 export { commandWords };
@@ -19,7 +18,7 @@ function clipAnswer(text: string): string {
 }
 
 /** Plans and progress are posted by the reporter; only refusals and text replies are answered here. */
-async function replyTo(ctx: BotContext, result: RequestResult | TextReply): Promise<void> {
+async function replyTo(ctx: BotContext, result: ChatRequestResult | TextReply): Promise<void> {
   if (result.status === "refused") await ctx.reply(`⛔ ${result.reason}`);
   else if (result.status === "ok") await ctx.reply(result.text);
   else if (result.status === "started") {
@@ -48,7 +47,7 @@ export function createOperationsFeature(deps: OperationsFeatureDeps): BotFeature
       { command: "unlock", description: "lift a freeze (or a dead operation's lock): /unlock [target]" },
     ],
     register(composer: Composer<BotContext>) {
-      const on = (command: string, call: (ctx: BotContext, words: string[]) => Promise<RequestResult | TextReply>) =>
+      const on = (command: string, call: (ctx: BotContext, words: string[]) => Promise<ChatRequestResult | TextReply>) =>
         composer.command(command, async (ctx) => replyTo(ctx, await call(ctx, commandWords(ctx.match))));
       on("deploy", (ctx, words) => chat.deploy(ctx.actor, words));
       on("rollback", (ctx, words) => chat.rollback(ctx.actor, words));

@@ -1,11 +1,24 @@
-import type { ButtonResult, OperationsService, RequestResult, StatusService } from "../../operations/index.js";
+import type { Busy, ButtonResult, OperationsService, RequestResult, StatusService } from "../../operations/index.js";
 import type { Actor } from "../../shared/ports.js";
 import { parseButtonData } from "./callback-data.js";
 import { parse, TargetNames, type Parsed } from "./parse.js";
+import { describeLock } from "./render-lock.js";
 import { renderBackups, renderLogs, renderStatus, type ReadReply } from "./render-status.js";
 
 /** A reply to a command that is not an operation (lock, unlock, backups): plain text. */
 export type TextReply = { status: "ok"; text: string } | { status: "refused"; reason: string };
+/** What an operation request answers in chat: a busy target is told as a refusal naming the holder. */
+export type ChatRequestResult = Exclude<RequestResult, Busy>;
+export type ChatButtonResult = Exclude<ButtonResult, Busy>;
+
+type Refusal = { status: "refused"; reason: string; operationId?: string };
+
+/** Busy → a refusal that says who holds the target, doing what, since when (plus `hint`). */
+function refusedIfBusy<T extends { status: string }>(result: T | Busy, hint = ""): T | Refusal {
+  if (result.status !== "busy") return result as T;
+  const busy = result as Busy;
+  return { status: "refused", reason: `${describeLock(busy.lock, busy.at)}${hint}`, ...(busy.operationId ? { operationId: busy.operationId } : {}) };
+}
 
 /**
  * Each chat command as one call: words → typed request (parse.ts) → operations → a reply to send.
@@ -23,38 +36,41 @@ export class ChatOperations {
     this.targets = new TargetNames(targetNames);
   }
 
-  deploy(actor: Actor, words: readonly string[]): Promise<RequestResult> {
-    return this.run(actor, "deploy", words, parse.deploy(this.targets, words), (r) => this.service.requestDeploy(actor, r));
+  async deploy(actor: Actor, words: readonly string[]): Promise<ChatRequestResult> {
+    return this.request(actor, "deploy", words, parse.deploy(this.targets, words), (r) => this.service.requestDeploy(actor, r));
   }
 
-  rollback(actor: Actor, words: readonly string[]): Promise<RequestResult> {
-    return this.run(actor, "rollback", words, parse.rollback(this.targets, words), (r) => this.service.requestRollback(actor, r));
+  async rollback(actor: Actor, words: readonly string[]): Promise<ChatRequestResult> {
+    return this.request(actor, "rollback", words, parse.rollback(this.targets, words), (r) => this.service.requestRollback(actor, r));
   }
 
-  scale(actor: Actor, words: readonly string[]): Promise<RequestResult> {
-    return this.run(actor, "scale", words, parse.scale(this.targets, words), (r) => this.service.requestScale(actor, r));
+  async scale(actor: Actor, words: readonly string[]): Promise<ChatRequestResult> {
+    return this.request(actor, "scale", words, parse.scale(this.targets, words), (r) => this.service.requestScale(actor, r));
   }
 
-  backup(actor: Actor, words: readonly string[]): Promise<RequestResult> {
-    return this.run(actor, "backup", words, parse.backup(this.targets, words), (r) => this.service.backup(actor, r));
+  async backup(actor: Actor, words: readonly string[]): Promise<ChatRequestResult> {
+    return this.request(actor, "backup", words, parse.backup(this.targets, words), (r) => this.service.backup(actor, r));
   }
 
-  pausePayouts(actor: Actor, words: readonly string[]): Promise<RequestResult> {
-    return this.run(actor, "pause_payouts", words, parse.pausePayouts(this.targets, words), (r) => this.service.requestPausePayouts(actor, r));
+  async pausePayouts(actor: Actor, words: readonly string[]): Promise<ChatRequestResult> {
+    return this.request(actor, "pause_payouts", words, parse.pausePayouts(this.targets, words), (r) => this.service.requestPausePayouts(actor, r));
   }
 
-  resumePayouts(actor: Actor, words: readonly string[]): Promise<RequestResult> {
-    return this.run(actor, "resume_payouts", words, parse.resumePayouts(this.targets, words), (r) => this.service.requestResumePayouts(actor, r));
+  async resumePayouts(actor: Actor, words: readonly string[]): Promise<ChatRequestResult> {
+    return this.request(actor, "resume_payouts", words, parse.resumePayouts(this.targets, words), (r) => this.service.requestResumePayouts(actor, r));
   }
 
   async lock(actor: Actor, words: readonly string[]): Promise<TextReply> {
-    const reply = await this.run(actor, "lock", words, parse.lock(this.targets, words), (r) => this.service.lock(actor, r));
+    const reply = refusedIfBusy(await this.run(actor, "lock", words, parse.lock(this.targets, words), (r) => this.service.lock(actor, r)));
     if (reply.status === "refused") return reply;
     return { status: "ok", text: `🧊 ${reply.target} is frozen${reply.reason ? `: ${reply.reason}` : ""}. Mutating commands are refused until /unlock.` };
   }
 
   async unlock(actor: Actor, words: readonly string[]): Promise<TextReply> {
-    const reply = await this.run(actor, "unlock", words, parse.unlock(this.targets, words), (r) => this.service.unlock(actor, r));
+    const reply = refusedIfBusy(
+      await this.run(actor, "unlock", words, parse.unlock(this.targets, words), (r) => this.service.unlock(actor, r)),
+      " Its operation is alive; wait for it to finish.",
+    );
     if (reply.status === "refused") return reply;
     return { status: "ok", text: reply.status === "not-locked" ? `${reply.target} is not locked.` : `🔓 ${reply.target} is unlocked.` };
   }
@@ -76,10 +92,16 @@ export class ChatOperations {
   }
 
   /** A press on one of the plan's buttons. */
-  async press(actor: Actor, data: string): Promise<ButtonResult> {
+  async press(actor: Actor, data: string): Promise<ChatButtonResult> {
     const button = parseButtonData(data);
     if (!button) return { status: "refused", text: "This button is not known." };
-    return button.action === "confirm" ? this.service.confirm(actor, button.operationId) : this.service.cancel(actor, button.operationId);
+    const result = button.action === "confirm" ? await this.service.confirm(actor, button.operationId) : await this.service.cancel(actor, button.operationId);
+    if (result.status !== "busy") return result;
+    return { status: "refused", text: `${describeLock(result.lock, result.at)} Press Confirm again once it is free.` };
+  }
+
+  private async request<R>(actor: Actor, action: string, words: readonly string[], parsed: Parsed<R>, call: (request: R) => Promise<RequestResult>): Promise<ChatRequestResult> {
+    return refusedIfBusy<ChatRequestResult>(await this.run(actor, action, words, parsed, call));
   }
 
   private async run<R, T>(actor: Actor, action: string, words: readonly string[], parsed: Parsed<R>, call: (request: R) => Promise<T>): Promise<T | { status: "refused"; reason: string }> {
