@@ -137,7 +137,8 @@ export class OperationEngine {
       const claimed = await repos.operations.claim(id, { userId: actor.userId, now, excludeRequester: this.deps.config.fourEyes });
       if (!claimed) {
         const current = await repos.operations.get(id);
-        return { run: null, answer: { status: "refused", text: current ? explain(current) : "This confirmation is unknown." } as ButtonResult };
+        const refused: ButtonResult = { status: "refused", text: current ? explain(current) : "This confirmation is unknown." };
+        return { run: null, answer: refused };
       }
       try {
         await audit.append(auditFor(claimed, actor, "confirmed", null));

@@ -37,7 +37,8 @@ export class OperationLauncher {
     const definition = this.definitionOf(op.kind);
     let decide!: (result: StartResult<A>) => void;
     const decided = new Promise<StartResult<A>>((resolve) => (decide = resolve));
-    let finished: RunResult | null = null;
+    // Set by the body when the run ends; read after the lock is released.
+    const outcome: { finished: RunResult | null } = { finished: null };
 
     const body = async (held: HeldLock | null): Promise<void> => {
       const admission = await admit();
@@ -48,7 +49,7 @@ export class OperationLauncher {
         await this.deps.repos.operations.transition(op.id, ["confirmed", "requested"], "failed", { finishedAt: this.deps.clock.now(), error: `unknown target ${op.target}` });
         return;
       }
-      finished = await this.run(definition, admission.run, admission.confirmedBy, target, held);
+      outcome.finished = await this.run(definition, admission.run, admission.confirmedBy, target, held);
     };
 
     const work = (async () => {
@@ -60,13 +61,13 @@ export class OperationLauncher {
       } catch (err) {
         // The run ended (it never throws) and only the release failed: the lock of a finished
         // operation counts as dead, so the next taker clears it. Report the run regardless.
-        if (!finished) throw err;
+        if (!outcome.finished) throw err;
         this.deps.log.error({ err, operationId: op.id }, "could not release the lock after the run");
       }
     })();
 
     const done: Promise<OperationRecord> = work.then(async () => {
-      const result = finished as RunResult | null;
+      const result = outcome.finished;
       if (result?.report) await this.deps.reporter.finished(result.report.op, result.report.report);
       return result?.record ?? (await this.deps.repos.operations.get(op.id)) ?? op;
     });
