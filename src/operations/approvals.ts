@@ -116,8 +116,11 @@ export class OperationEngine {
     return { status: "planned", operationId: op.id, title: plan.title, message };
   }
 
-  /** A press on [Confirm]. Answers fast: the work itself runs in the background (`done`). */
-  async confirm(id: string, actor: Actor): Promise<ButtonResult> {
+  /**
+   * A press on [Confirm]. Answers fast: the work itself runs in the background (`done`).
+   * `pressedOn` is the message the button sat on: the plan's own message.
+   */
+  async confirm(id: string, actor: Actor, pressedOn?: SentMessage): Promise<ButtonResult> {
     const { repos, clock, audit } = this.deps;
     const op = await repos.operations.get(id);
     if (!op) return { status: "refused", text: "This confirmation is unknown." };
@@ -134,12 +137,13 @@ export class OperationEngine {
     const plan = op.plan as StoredPlan;
     const started = await this.launcher.start(op, plan.lockReason, async () => {
       // Claimed inside the hold on the target: of two presses, one claims and one finds it taken.
-      const claimed = await repos.operations.claim(id, { userId: actor.userId, now, excludeRequester: this.deps.config.fourEyes });
-      if (!claimed) {
+      const won = await repos.operations.claim(id, { userId: actor.userId, now, excludeRequester: this.deps.config.fourEyes });
+      if (!won) {
         const current = await repos.operations.get(id);
         const refused: ButtonResult = { status: "refused", text: current ? explain(current) : "This confirmation is unknown." };
         return { run: null, answer: refused };
       }
+      const claimed = await this.withMessage(won, pressedOn);
       try {
         await audit.append(auditFor(claimed, actor, "confirmed", null));
       } catch (err) {
@@ -158,16 +162,27 @@ export class OperationEngine {
   }
 
   /** A press on [Cancel]: only a plan still waiting can be cancelled. */
-  async cancel(id: string, actor: Actor): Promise<ButtonResult> {
+  async cancel(id: string, actor: Actor, pressedOn?: SentMessage): Promise<ButtonResult> {
     const { repos, clock, audit, reporter } = this.deps;
-    const op = await repos.operations.transition(id, ["awaiting_confirmation"], "cancelled", { finishedAt: clock.now() });
-    if (!op) {
+    const cancelled = await repos.operations.transition(id, ["awaiting_confirmation"], "cancelled", { finishedAt: clock.now() });
+    if (!cancelled) {
       const current = await repos.operations.get(id);
       return { status: "refused", text: current ? explain(current) : "This confirmation is unknown." };
     }
+    const op = await this.withMessage(cancelled, pressedOn);
     await audit.append(auditFor(op, actor, "cancelled", null));
     await reporter.cancelled(op, actor);
     return { status: "cancelled", operationId: id, text: "Cancelled. Nothing ran." };
+  }
+
+  /**
+   * A press can overtake the write that records where the plan was posted (the button is live as
+   * soon as Telegram has the message). The press names that message, so the run still edits it.
+   */
+  private async withMessage(op: OperationRecord, pressedOn: SentMessage | undefined): Promise<OperationRecord> {
+    if (op.messageId !== null || !pressedOn || op.chatId !== pressedOn.chatId) return op;
+    await this.deps.repos.operations.setMessage(op.id, pressedOn.chatId, pressedOn.messageId);
+    return { ...op, messageId: pressedOn.messageId };
   }
 
   /** Expires every plan past its deadline (the sweeper calls this every few seconds). */

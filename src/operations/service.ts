@@ -5,7 +5,7 @@ import type { OperationsDeps, TargetHandle } from "./context.js";
 import { planDeploy } from "./deploy.js";
 import type { LockRecord, OperationKind } from "./model.js";
 import { planPayouts } from "./payouts.js";
-import type { Actor } from "../shared/ports.js";
+import type { Actor, SentMessage } from "../shared/ports.js";
 import type { BackupsReply, Busy, DeployRequest, LockReply, ReasonRequest, RollbackRequest, ScaleRequest, TargetRequest, UnlockReply } from "./requests.js";
 import { planRollback } from "./rollback.js";
 import { planScale } from "./scale.js";
@@ -94,12 +94,13 @@ export class OperationsService {
     return this.engine.request(actor, kind, target.handle, { reason }, async () => planPayouts(target.handle, pause, reason, current, now), { confirm: true });
   }
 
-  async confirm(actor: Actor, operationId: string): Promise<ButtonResult> {
-    return this.engine.confirm(operationId, actor);
+  /** A press on [Confirm]; `pressedOn` is the message the button sat on (the plan's). */
+  async confirm(actor: Actor, operationId: string, pressedOn?: SentMessage): Promise<ButtonResult> {
+    return this.engine.confirm(operationId, actor, pressedOn);
   }
 
-  async cancel(actor: Actor, operationId: string): Promise<ButtonResult> {
-    return this.engine.cancel(operationId, actor);
+  async cancel(actor: Actor, operationId: string, pressedOn?: SentMessage): Promise<ButtonResult> {
+    return this.engine.cancel(operationId, actor, pressedOn);
   }
 
   /** `/lock [target] [reason…]`: freezes mutating commands on a target. */

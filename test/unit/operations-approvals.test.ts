@@ -155,6 +155,19 @@ describe("approval state machine", () => {
     expect(lockAtFinal).toEqual([null]);
   });
 
+  it("a press that overtakes the write of the plan's message id still gets its progress and ✅ on that message", async () => {
+    const { ops, repos, notifier } = setup();
+    const planned = await chatOf(ops).deploy(alice, ["main"]);
+    if (planned.status !== "planned" || !planned.message) throw new Error("not planned");
+    // As if setMessage had not landed yet when the press arrived.
+    repos.operations.rows.get(planned.operationId)!.messageId = null;
+    const pressed = await chatOf(ops).press(bob, `${CONFIRM_PREFIX}${planned.operationId}`, planned.message);
+    if (pressed.status !== "confirmed") throw new Error(JSON.stringify(pressed));
+    expect((await pressed.done).status).toBe("succeeded");
+    expect(notifier.last(planned.message.messageId)).toMatch(/✅ deployed <code>2222222<\/code> \(main\) in/);
+    expect((await repos.operations.get(planned.operationId))?.messageId).toBe(planned.message.messageId);
+  });
+
   it("an unknown ref is refused with a clear error and no buttons", async () => {
     const { ops, notifier, repos } = setup();
     const result = await chatOf(ops).deploy(alice, ["release/nope"]);

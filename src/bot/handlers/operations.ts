@@ -60,7 +60,9 @@ export function createOperationsFeature(deps: OperationsFeatureDeps): BotFeature
       on("unlock", (ctx, words) => chat.unlock(ctx.actor, words));
 
       composer.callbackQuery(BUTTON_DATA_PATTERN, async (ctx) => {
-        const result = await chat.press(ctx.actor, ctx.callbackQuery.data);
+        const message = ctx.callbackQuery.message;
+        const pressedOn = message ? { chatId: message.chat.id, messageId: message.message_id } : undefined;
+        const result = await chat.press(ctx.actor, ctx.callbackQuery.data, pressedOn);
         await ctx.answerCallbackQuery({ text: clipAnswer(result.text), show_alert: result.status === "refused" });
         if (result.status === "confirmed") {
           result.done.catch((err: unknown) => ctx.log.error({ err, operationId: result.operationId }, "operation crashed"));

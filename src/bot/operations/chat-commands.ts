@@ -1,5 +1,5 @@
 import type { Busy, ButtonResult, OperationsService, RequestResult, StatusService } from "../../operations/index.js";
-import type { Actor } from "../../shared/ports.js";
+import type { Actor, SentMessage } from "../../shared/ports.js";
 import { parseButtonData } from "./callback-data.js";
 import { parse, TargetNames, type Parsed } from "./parse.js";
 import { describeLock } from "./render-lock.js";
@@ -91,11 +91,12 @@ export class ChatOperations {
     return reply.status === "refused" ? reply : renderLogs(reply.value);
   }
 
-  /** A press on one of the plan's buttons. */
-  async press(actor: Actor, data: string): Promise<ChatButtonResult> {
+  /** A press on one of the plan's buttons; `pressedOn` is the message it sat on. */
+  async press(actor: Actor, data: string, pressedOn?: SentMessage): Promise<ChatButtonResult> {
     const button = parseButtonData(data);
     if (!button) return { status: "refused", text: "This button is not known." };
-    const result = button.action === "confirm" ? await this.service.confirm(actor, button.operationId) : await this.service.cancel(actor, button.operationId);
+    const { operationId } = button;
+    const result = button.action === "confirm" ? await this.service.confirm(actor, operationId, pressedOn) : await this.service.cancel(actor, operationId, pressedOn);
     if (result.status !== "busy") return result;
     return { status: "refused", text: `${describeLock(result.lock, result.at)} Press Confirm again once it is free.` };
   }
