@@ -22,6 +22,8 @@
  *
  * Goal (issue 3): warm /status p50 ≤ 0.5 × the baseline script's p50 (judged on the full bot path).
  */
+import { lookupTarget } from "../src/operations/targets.js";
+import { renderStatus } from "../src/bot/operations/render-status.js";
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -98,7 +100,7 @@ async function main(): Promise<void> {
   const h = await startVpsHarness(cleanup);
   log(`sandbox up in ${round((Date.now() - started) / 1000, 1)} s (sshd 127.0.0.1:${h.sandbox.ssh.port}, app ${h.sandbox.appDir})`);
   const liveSha = h.sandbox.versions.v1.slice(0, 7);
-  const target = h.ops.service.target(TARGET)!;
+  const target = lookupTarget({ config: h.config, targets: { [TARGET]: h.connections() } }, TARGET)!;
   const project = composeProjectName(h.config.targets[TARGET]!);
   const admin = { chatId: ADMIN_GROUP.id, userId: ONCALL.id, username: ONCALL.username };
   const script = baselineScript(h);
@@ -119,10 +121,10 @@ async function main(): Promise<void> {
   };
   const viaService = async (): Promise<number> => {
     const t0 = performance.now();
-    const reply = await h.ops.status.status(admin, []);
+    const reply = await h.ops.status.status(admin, { target: TARGET, input: [] });
     const ms = performance.now() - t0;
     if (reply.status !== "ok") throw new Error(`StatusService refused: ${JSON.stringify(reply)}`);
-    check(reply.html, "service");
+    check(renderStatus(reply.value), "service");
     return ms;
   };
   const viaBaseline = async (): Promise<number> => {

@@ -10,6 +10,8 @@ import { createAlertsFeature } from "./bot/handlers/alerts.js";
 import { createAuditFeature } from "./bot/handlers/audit.js";
 import { createOperationsFeature } from "./bot/handlers/operations.js";
 import { createStatusFeature } from "./bot/handlers/status.js";
+import { ChatOperations } from "./bot/operations/chat-commands.js";
+import { ChatReporter } from "./bot/operations/chat-reporter.js";
 import { startHealth, type HealthTarget } from "./health/index.js";
 import { createOperationRepositories } from "./infra/db/repos/operations.js";
 import { createTargetConnections, type TargetConnections } from "./infra/targets.js";
@@ -186,7 +188,7 @@ export async function startApp(config: Config, log: Logger, options: StartAppOpt
   const operations = createOperations({
     repos,
     audit: journaled,
-    notifier,
+    reporter: new ChatReporter(notifier, systemClock, log.child({ module: "operations" })),
     targets: targetPorts,
     config: config.ops,
     clock: systemClock,
@@ -195,10 +197,11 @@ export async function startApp(config: Config, log: Logger, options: StartAppOpt
     expected: health.expected,
   });
   const digests = new AuditDigests({ db: database.db, audit, notifier, chatIds: config.env.alertChatIds, log: log.child({ module: "audit" }) });
+  const chat = new ChatOperations(operations.service, operations.status, operations.targetNames);
   const features: BotFeature[] = [
     createAuditFeature({ audit, chain: audit, digests }),
-    createOperationsFeature({ service: operations.service }),
-    createStatusFeature({ status: operations.status }),
+    createOperationsFeature({ chat }),
+    createStatusFeature({ chat }),
     createAlertsFeature({ alerts: health.alerts, audit }),
   ];
 

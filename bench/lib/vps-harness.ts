@@ -1,3 +1,5 @@
+import { ChatOperations } from "../../src/bot/operations/chat-commands.js";
+import { ChatReporter } from "../../src/bot/operations/chat-reporter.js";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -207,13 +209,14 @@ export async function startVpsHarness(cleanup: Cleanup, options: VpsHarnessOptio
   const ops = createOperations({
     repos,
     audit,
-    notifier,
+    reporter: new ChatReporter(notifier, systemClock, log.child({ module: "operations" })),
     targets,
     config,
     clock: systemClock,
     log: log.child({ module: "operations" }),
     redact: redactText,
   });
+  const chat = new ChatOperations(ops.service, ops.status, ops.targetNames);
   await ops.start();
   cleanup.add("operations", () => ops.stop({ graceMs: 5_000 }));
   const bot = createBot({
@@ -222,7 +225,7 @@ export async function startVpsHarness(cleanup: Cleanup, options: VpsHarnessOptio
     rules: { adminChatIds: [ADMIN_GROUP.id], adminUserIds: [ONCALL.id] },
     audit,
     processedUpdates: new ProcessedUpdates(database.db),
-    features: [createOperationsFeature({ service: ops.service }), createStatusFeature({ status: ops.status })],
+    features: [createOperationsFeature({ chat }), createStatusFeature({ chat })],
     log,
     configureApi,
     botInfo: await notifierApi.getMe(),

@@ -11,8 +11,10 @@ export type Validation<T> = { ok: true; value: T } | { ok: false; reason: string
 
 /** Longest ref accepted from chat. */
 export const MAX_REF_LENGTH = 100;
-/** Largest log tail anyone may ask for from chat. */
-export const MAX_LOG_LINES = 1000;
+/** Largest log tail anyone may ask for from chat (/logs says "max 500"). */
+export const MAX_LOG_LINES = 500;
+/** The log tail /logs shows when no count is given. */
+export const DEFAULT_LOG_LINES = 50;
 
 const ok = <T>(value: T): Validation<T> => ({ ok: true, value });
 const refuse = <T>(reason: string): Validation<T> => ({ ok: false, reason });

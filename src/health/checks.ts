@@ -21,20 +21,16 @@ export interface PolledCheck {
   run(): Promise<CheckOutcome>;
 }
 
-const HTTP_STATUS = /HTTP\/\d(?:\.\d)?\s+(\d{3})/g;
-
-/** `wget -S` prints the response headers on stderr; --tries=1 keeps a timeout from being retried 20 times. */
-export function wgetArgv(url: string, timeoutSeconds: number): string[] {
-  return ["wget", "-S", "-O", "/dev/null", "--tries=1", "-T", String(Math.max(1, Math.ceil(timeoutSeconds))), url];
-}
+/** The probe's argv is built in commands/ (one builder for the deploy health gate and these checks). */
+export { httpProbeArgv as wgetArgv } from "../commands/http-probe.js";
+import { httpProbeArgv as wgetArgv, lastHttpStatus } from "../commands/http-probe.js";
 
 /** Reads a `wget -S` run: the last status line wins (redirects print several). */
 export function parseWgetResult(result: ExecResult, expectStatus: number, name: string, timeoutSeconds: number): CheckOutcome {
   if (result.timedOut) return { status: "failed", error: `HTTP check ${name}: no answer within ${timeoutSeconds} s` };
   if (result.code === 127) return { status: "unknown", reason: "wget is not installed on the target" };
   const text = `${result.stderr}\n${result.stdout}`;
-  const statuses = [...text.matchAll(HTTP_STATUS)].map((m) => Number(m[1]));
-  const status = statuses.at(-1);
+  const status = lastHttpStatus(text) ?? undefined;
   if (status === expectStatus) return { status: "ok" };
   if (status === undefined && result.code === 0 && expectStatus === 200) return { status: "ok" };
   if (status !== undefined) return { status: "failed", error: `HTTP check ${name}: status ${status} (expected ${expectStatus})` };

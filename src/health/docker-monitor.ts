@@ -1,3 +1,4 @@
+import { isHealthy } from "../shared/containers.js";
 import type { Logger } from "../infra/logger.js";
 import type { Clock, ContainerSummary, DockerApi, DockerEvent } from "../shared/ports.js";
 import { formatDuration } from "../shared/format.js";
@@ -224,7 +225,7 @@ export class DockerMonitor {
     // A failure that arrived while we were listing is newer than the listing.
     if (st.failureSeq !== seqAtListing) return;
     const mine = list.filter((c) => c.service === service);
-    const bad = mine.filter((c) => c.state !== "running" || c.health === "unhealthy" || c.health === "starting");
+    const bad = mine.filter((c) => !isHealthy(c));
     const now = this.o.clock.now().getTime();
     if (mine.length > 0 && bad.length === 0) {
       const lastDeath = this.lastDeath(st);
@@ -245,7 +246,7 @@ export class DockerMonitor {
     for (const name of [...st.down.keys()]) {
       const c = mine.find((x) => x.name === name);
       // Gone (scaled down, removed) or healthy again: no longer down.
-      if (!c || (c.state === "running" && c.health !== "unhealthy" && c.health !== "starting")) st.down.delete(name);
+      if (!c || isHealthy(c)) st.down.delete(name);
     }
     if (st.down.size > 0 && this.o.openServices().includes(service)) {
       this.o.emit({ key: this.key(service), at: new Date(now), ok: false, error: this.describe(service, st), policy: this.policy, weight: 0 });

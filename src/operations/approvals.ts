@@ -1,26 +1,16 @@
 import { redactText } from "../shared/redact.js";
 import { randomBytes } from "node:crypto";
-import { escapeHtml, formatDuration } from "../shared/format.js";
 import type { OperationDefinition, OperationsDeps, PlanOutcome, StoredPlan, TargetHandle } from "./context.js";
-import { describeLock } from "./errors.js";
+import { auditFor } from "./journal.js";
+import { OperationLauncher } from "./launch.js";
 import type { TargetLocks } from "./lock.js";
-import type { OperationKind, OperationRecord } from "./model.js";
-import type { Actor, InlineButton, SentMessage } from "../shared/ports.js";
-import { auditFor, header, runOperation, safe } from "./runner.js";
-
-/** `callback_data` of the buttons: `op:c:<id>` confirms, `op:x:<id>` cancels (≤ 64 bytes). */
-export const CONFIRM_PREFIX = "op:c:";
-export const CANCEL_PREFIX = "op:x:";
-/** Matches both buttons; group 1 is `c` or `x`, group 2 the operation id. */
-export const BUTTON_DATA_PATTERN = /^op:([cx]):([A-Za-z0-9_-]{16})$/;
+import type { LockRecord, OperationKind, OperationRecord } from "./model.js";
+import type { Actor, SentMessage } from "../shared/ports.js";
+import type { Busy } from "./requests.js";
 
 /** A fresh operation id: 96 random bits, url-safe, 16 characters. */
 export function newOperationId(): string {
   return randomBytes(12).toString("base64url");
-}
-
-export function confirmButtons(id: string): InlineButton[][] {
-  return [[{ text: "✅ Confirm", data: `${CONFIRM_PREFIX}${id}` }, { text: "✖ Cancel", data: `${CANCEL_PREFIX}${id}` }]];
 }
 
 export type RequestResult =
@@ -28,6 +18,8 @@ export type RequestResult =
   | { status: "planned"; operationId: string; title: string; message: SentMessage | null }
   /** Ran without confirmation (backup); `done` settles when it has finished. */
   | { status: "started"; operationId: string; title: string; done: Promise<OperationRecord> }
+  /** Someone holds the target: nothing will run (bot/ says who, doing what, since when). */
+  | Busy
   /** Nothing will run; `reason` is plain text for the person who asked. */
   | { status: "refused"; reason: string; operationId?: string };
 
@@ -35,6 +27,8 @@ export type ButtonResult =
   /** The press took effect. `text` answers the button (≤ 200 chars). */
   | { status: "confirmed"; operationId: string; text: string; done: Promise<OperationRecord> }
   | { status: "cancelled"; operationId: string; text: string }
+  /** Another operation holds the target; the plan stays valid, press again once it is free. */
+  | Busy
   /** The press changed nothing; `text` says why. */
   | { status: "refused"; text: string };
 
@@ -44,14 +38,15 @@ export type ButtonResult =
  * UPDATE; every transition leaves an audit row carrying the operation id.
  */
 export class OperationEngine {
-  private readonly running = new Map<string, Promise<OperationRecord>>();
-  private readonly abort = new AbortController();
+  private readonly launcher: OperationLauncher;
 
   constructor(
     private readonly deps: OperationsDeps,
     readonly locks: TargetLocks,
-    private readonly definitions: ReadonlyMap<OperationKind, OperationDefinition<never>>,
-  ) {}
+    private readonly definitionOf: (kind: OperationKind) => OperationDefinition,
+  ) {
+    this.launcher = new OperationLauncher(deps, locks, definitionOf);
+  }
 
   /**
    * Plans an operation and, when it needs confirmation, posts the plan under the buttons; otherwise
@@ -67,13 +62,12 @@ export class OperationEngine {
     options: { confirm: boolean },
   ): Promise<RequestResult> {
     const { repos, clock, audit, log } = this.deps;
-    const definition = this.definition(kind);
+    const definition = this.definitionOf(kind);
     if (definition.usesLock) {
       const held = await this.locks.current(target.name);
       if (held) {
-        const reason = describeLock(held, clock.now());
         await audit.append({ ...who(actor), action: kind, target: target.name, args, outcome: "denied", operationId: null, detail: { reason: "busy", lock: lockInfo(held) } });
-        return { status: "refused", reason };
+        return { status: "busy", lock: held, at: clock.now() };
       }
     }
     const op = await repos.operations.insert({
@@ -110,21 +104,23 @@ export class OperationEngine {
     }
     const plan = planned.plan;
 
-    if (!options.confirm) return this.startWithoutConfirmation(op, plan, actor, target);
+    if (!options.confirm) return this.startWithoutConfirmation(op, plan, actor);
 
     const expiresAt = new Date(clock.now().getTime() + this.deps.config.confirmTimeoutSeconds * 1000);
     const waiting = await repos.operations.transition(op.id, ["requested"], "awaiting_confirmation", { plan, expiresAt });
     if (!waiting) return { status: "refused", reason: "The request changed state while it was being planned.", operationId: op.id };
     await audit.append(auditFor(waiting, actor, "info", { status: "awaiting_confirmation", expiresAt: expiresAt.toISOString() }));
 
-    const text = `${header(plan)}\n${plan.html}\n<i>Requested by ${mention(actor)} · expires in ${formatTimeout(this.deps.config.confirmTimeoutSeconds)}${this.deps.config.fourEyes ? " · someone else must confirm" : ""}</i>`;
-    const message = await safe(log, () => this.deps.notifier.send(actor.chatId, text, { html: true, buttons: confirmButtons(op.id) }));
+    const message = await this.deps.reporter.planned(waiting, { requester: actor, expiresInSeconds: this.deps.config.confirmTimeoutSeconds, fourEyes: this.deps.config.fourEyes });
     if (message) await repos.operations.setMessage(op.id, message.chatId, message.messageId);
     return { status: "planned", operationId: op.id, title: plan.title, message };
   }
 
-  /** A press on [Confirm]. Answers fast: the work itself runs in the background (`done`). */
-  async confirm(id: string, actor: Actor): Promise<ButtonResult> {
+  /**
+   * A press on [Confirm]. Answers fast: the work itself runs in the background (`done`).
+   * `pressedOn` is the message the button sat on: the plan's own message.
+   */
+  async confirm(id: string, actor: Actor, pressedOn?: SentMessage): Promise<ButtonResult> {
     const { repos, clock, audit } = this.deps;
     const op = await repos.operations.get(id);
     if (!op) return { status: "refused", text: "This confirmation is unknown." };
@@ -138,63 +134,55 @@ export class OperationEngine {
       await this.expire(op);
       return { status: "refused", text: "This confirmation expired. Nothing ran; ask again." };
     }
-    const definition = this.definition(op.kind);
     const plan = op.plan as StoredPlan;
-    if (definition.usesLock) {
-      const lock = await this.locks.acquire({
-        target: op.target,
-        operationId: op.id,
-        holderUserId: op.requestedBy,
-        holderName: op.requestedByName,
-        reason: plan.lockReason,
-      });
-      if (lock.status === "held") {
-        if (lock.lock.operationId === op.id) return { status: "refused", text: "Already confirmed — it is running." };
-        const reason = describeLock(lock.lock, now);
-        await audit.append(auditFor(op, actor, "info", { reason: "busy", lock: lockInfo(lock.lock) }, `${op.kind}.confirm`));
-        return { status: "refused", text: `${reason} Press Confirm again once it is free.` };
+    const started = await this.launcher.start(op, plan.lockReason, async () => {
+      // Claimed inside the hold on the target: of two presses, one claims and one finds it taken.
+      const won = await repos.operations.claim(id, { userId: actor.userId, now, excludeRequester: this.deps.config.fourEyes });
+      if (!won) {
+        const current = await repos.operations.get(id);
+        const refused: ButtonResult = { status: "refused", text: current ? explain(current) : "This confirmation is unknown." };
+        return { run: null, answer: refused };
       }
+      const claimed = await this.withMessage(won, pressedOn);
+      try {
+        await audit.append(auditFor(claimed, actor, "confirmed", null));
+      } catch (err) {
+        await repos.operations.transition(id, ["confirmed"], "failed", { finishedAt: clock.now(), error: "audit log unavailable" }).catch(() => null);
+        throw err;
+      }
+      return { run: claimed, confirmedBy: actor, answer: null };
+    });
+    if (started.status === "held") {
+      if (started.lock.operationId === op.id) return { status: "refused", text: "Already confirmed — it is running." };
+      await audit.append(auditFor(op, actor, "info", { reason: "busy", lock: lockInfo(started.lock) }, `${op.kind}.confirm`));
+      return { status: "busy", lock: started.lock, at: now, operationId: op.id };
     }
-    let claimed: Awaited<ReturnType<typeof repos.operations.claim>>;
-    try {
-      claimed = await repos.operations.claim(id, { userId: actor.userId, now, excludeRequester: this.deps.config.fourEyes });
-    } catch (err) {
-      // Not claimed: the lock we just took must not outlive this press.
-      if (definition.usesLock) await this.locks.release(op.target, op.id).catch(() => {});
-      throw err;
-    }
-    if (!claimed) {
-      if (definition.usesLock) await this.locks.release(op.target, op.id);
-      const current = await repos.operations.get(id);
-      return { status: "refused", text: current ? explain(current) : "This confirmation is unknown." };
-    }
-    try {
-      await audit.append(auditFor(claimed, actor, "confirmed", null));
-    } catch (err) {
-      await repos.operations
-        .transition(id, ["confirmed"], "failed", { finishedAt: clock.now(), error: "audit log unavailable" })
-        .catch(() => null);
-      if (definition.usesLock) await this.locks.release(op.target, op.id).catch(() => {});
-      throw err;
-    }
-    const done = this.launch(claimed, actor);
-    return { status: "confirmed", operationId: id, text: `Confirmed — ${plan.title} is running.`, done };
+    if (started.answer) return started.answer;
+    return { status: "confirmed", operationId: id, text: `Confirmed — ${plan.title} is running.`, done: started.done };
   }
 
   /** A press on [Cancel]: only a plan still waiting can be cancelled. */
-  async cancel(id: string, actor: Actor): Promise<ButtonResult> {
-    const { repos, clock, audit, notifier, log } = this.deps;
-    const op = await repos.operations.transition(id, ["awaiting_confirmation"], "cancelled", { finishedAt: clock.now() });
-    if (!op) {
+  async cancel(id: string, actor: Actor, pressedOn?: SentMessage): Promise<ButtonResult> {
+    const { repos, clock, audit, reporter } = this.deps;
+    const cancelled = await repos.operations.transition(id, ["awaiting_confirmation"], "cancelled", { finishedAt: clock.now() });
+    if (!cancelled) {
       const current = await repos.operations.get(id);
       return { status: "refused", text: current ? explain(current) : "This confirmation is unknown." };
     }
+    const op = await this.withMessage(cancelled, pressedOn);
     await audit.append(auditFor(op, actor, "cancelled", null));
-    const plan = op.plan as StoredPlan;
-    if (op.chatId !== null && op.messageId !== null) {
-      await safe(log, () => notifier.edit({ chatId: op.chatId!, messageId: op.messageId! }, `${header(plan)}\n✖ Cancelled by ${mention(actor)}. Nothing ran.`, { html: true, buttons: [] }));
-    }
+    await reporter.cancelled(op, actor);
     return { status: "cancelled", operationId: id, text: "Cancelled. Nothing ran." };
+  }
+
+  /**
+   * A press can overtake the write that records where the plan was posted (the button is live as
+   * soon as Telegram has the message). The press names that message, so the run still edits it.
+   */
+  private async withMessage(op: OperationRecord, pressedOn: SentMessage | undefined): Promise<OperationRecord> {
+    if (op.messageId !== null || !pressedOn || op.chatId !== pressedOn.chatId) return op;
+    await this.deps.repos.operations.setMessage(op.id, pressedOn.chatId, pressedOn.messageId);
+    return { ...op, messageId: pressedOn.messageId };
   }
 
   /** Expires every plan past its deadline (the sweeper calls this every few seconds). */
@@ -206,18 +194,14 @@ export class OperationEngine {
 
   /** Operations started by this process that have not finished yet. */
   inFlight(): Promise<OperationRecord>[] {
-    return [...this.running.values()];
+    return this.launcher.inFlight();
   }
 
   /** Waits for every operation this process started (tests; graceful stop). */
   async whenIdle(): Promise<void> {
-    while (this.running.size > 0) await Promise.allSettled([...this.running.values()]);
+    await this.launcher.whenIdle();
   }
 
-  /** Asks running operations to stop at their next command (they end as failed). */
-  abortAll(reason: string): void {
-    this.abort.abort(new Error(reason));
-  }
 
   private async expire(op: OperationRecord): Promise<void> {
     const expired = await this.deps.repos.operations.transition(op.id, ["awaiting_confirmation"], "expired", { finishedAt: this.deps.clock.now() });
@@ -225,67 +209,27 @@ export class OperationEngine {
   }
 
   private async reportExpired(op: OperationRecord): Promise<void> {
-    const { audit, notifier, log } = this.deps;
-    await audit.append(auditFor(op, null, "expired", { expiresAt: op.expiresAt?.toISOString() }));
-    if (op.chatId !== null && op.messageId !== null) {
-      const plan = op.plan as StoredPlan | null;
-      const title = plan ? header(plan) : escapeHtml(`${op.kind} ${op.target}`);
-      await safe(log, () => notifier.edit({ chatId: op.chatId!, messageId: op.messageId! }, `${title}\n⌛ Expired: nobody confirmed in time. Nothing ran.`, { html: true, buttons: [] }));
-    }
+    await this.deps.audit.append(auditFor(op, null, "expired", { expiresAt: op.expiresAt?.toISOString() }));
+    await this.deps.reporter.expired(op);
   }
 
-  private async startWithoutConfirmation(op: OperationRecord, plan: StoredPlan, actor: Actor, target: TargetHandle): Promise<RequestResult> {
-    const { repos, clock, audit, notifier, log } = this.deps;
-    const definition = this.definition(op.kind);
+  private async startWithoutConfirmation(op: OperationRecord, plan: StoredPlan, actor: Actor): Promise<RequestResult> {
+    const { repos, clock, audit, reporter } = this.deps;
     const withPlan = await repos.operations.transition(op.id, ["requested"], "requested", { plan });
     if (!withPlan) return { status: "refused", reason: "The request changed state while it was being planned.", operationId: op.id };
-    if (definition.usesLock) {
-      const lock = await this.locks.acquire({ target: target.name, operationId: op.id, holderUserId: actor.userId, holderName: actor.username, reason: plan.lockReason });
-      if (lock.status === "held") {
-        const reason = describeLock(lock.lock, clock.now());
-        await repos.operations.transition(op.id, ["requested"], "failed", { finishedAt: clock.now(), error: reason });
-        await audit.append(auditFor(op, actor, "failed", { reason: "busy", lock: lockInfo(lock.lock) }));
-        return { status: "refused", reason, operationId: op.id };
-      }
+    const started = await this.launcher.start(withPlan, plan.lockReason, async () => {
+      const message = await reporter.starting(withPlan);
+      if (message) await repos.operations.setMessage(op.id, message.chatId, message.messageId);
+      const current = { ...withPlan, chatId: message?.chatId ?? withPlan.chatId, messageId: message?.messageId ?? null };
+      return { run: current, confirmedBy: actor, answer: null };
+    });
+    if (started.status === "held") {
+      await repos.operations.transition(op.id, ["requested"], "failed", { finishedAt: clock.now(), error: `busy: ${started.lock.kind} ${started.lock.reason ?? ""}`.trim() });
+      await audit.append(auditFor(op, actor, "failed", { reason: "busy", lock: lockInfo(started.lock) }));
+      return { status: "busy", lock: started.lock, at: clock.now(), operationId: op.id };
     }
-    const message = await safe(log, () => notifier.send(actor.chatId, `${header(plan)}\n⏳ starting…`, { html: true }));
-    if (message) await repos.operations.setMessage(op.id, message.chatId, message.messageId);
-    const current = { ...withPlan, chatId: message?.chatId ?? withPlan.chatId, messageId: message?.messageId ?? null };
-    return { status: "started", operationId: op.id, title: plan.title, done: this.launch(current, actor) };
+    return { status: "started", operationId: op.id, title: plan.title, done: started.done };
   }
-
-  /** Starts an operation in the background and keeps track of it until it ends. */
-  launch(op: OperationRecord, confirmedBy: Actor): Promise<OperationRecord> {
-    const handle = this.target(op.target);
-    const definition = this.definition(op.kind);
-    const done = (async () => {
-      if (!handle) {
-        await this.deps.repos.operations.transition(op.id, ["confirmed", "requested"], "failed", { finishedAt: this.deps.clock.now(), error: `unknown target ${op.target}` });
-        if (definition.usesLock) await this.locks.release(op.target, op.id);
-        return (await this.deps.repos.operations.get(op.id)) ?? op;
-      }
-      return runOperation({ deps: this.deps, locks: this.locks, definition, op, target: handle, confirmedBy, signal: this.abort.signal });
-    })().finally(() => this.running.delete(op.id));
-    this.running.set(op.id, done);
-    return done;
-  }
-
-  private target(name: string): TargetHandle | null {
-    const config = this.deps.config.targets[name];
-    const ports = this.deps.targets[name];
-    return config && ports ? { name, config, ports } : null;
-  }
-
-  private definition(kind: OperationKind): OperationDefinition {
-    const definition = this.definitions.get(kind);
-    if (!definition) throw new Error(`no definition for operation kind ${kind}`);
-    return definition as OperationDefinition;
-  }
-}
-
-/** "5 min", "90 s": how long a plan stays valid. */
-export function formatTimeout(seconds: number): string {
-  return seconds % 60 === 0 ? `${seconds / 60} min` : formatDuration(seconds * 1000);
 }
 
 /** Audit "who" fields for an actor. */
@@ -293,12 +237,8 @@ export function who(actor: Actor) {
   return { chatId: actor.chatId, userId: actor.userId, username: actor.username };
 }
 
-/** "@alice" or "user 42", HTML-escaped. */
-export function mention(actor: { userId: number | null; username: string | null }): string {
-  return actor.username ? `@${escapeHtml(actor.username)}` : `user ${actor.userId ?? "?"}`;
-}
-
-function lockInfo(lock: { kind: string; operationId: string | null; holderName: string | null; reason: string | null; since: Date }) {
+/** A lock as kept in audit rows. */
+export function lockInfo(lock: LockRecord) {
   return { kind: lock.kind, operationId: lock.operationId, holder: lock.holderName, reason: lock.reason, since: lock.since.toISOString() };
 }
 

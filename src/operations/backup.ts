@@ -1,4 +1,4 @@
-import { escapeHtml, formatAgo, formatDuration } from "../shared/format.js";
+import { formatBytes } from "../shared/format.js";
 import {
   assertAbsent,
   backupPath,
@@ -13,10 +13,9 @@ import {
   removeFile,
   testNonEmpty,
   type BackupFormat,
-} from "./backup-commands.js";
-import type { OperationDefinition, OperationsDeps, PlanOutcome, RunContext, TargetHandle } from "./context.js";
+} from "../commands/backup.js";
+import { defineOperation, type OperationsDeps, type PlanOutcome, type RunContext, type TargetHandle } from "./context.js";
 import type { BackupRecord } from "./model.js";
-import { formatBytes } from "./progress.js";
 import { StepFailedError } from "./errors.js";
 import type { StepIO } from "./steps.js";
 
@@ -43,8 +42,6 @@ export function planBackup(target: TargetHandle): PlanOutcome<BackupPlanData> {
     status: "planned",
     plan: {
       title: `💾 Backup ${target.name}`,
-      headline: `into ${escapeHtml(backup.dir)} · keeps ${backup.keep}`,
-      html: "",
       lockReason: "backup",
       data: { dir: backup.dir, format: backup.format, keep: backup.keep },
     },
@@ -141,7 +138,7 @@ export async function recordFailedBackup(target: TargetHandle, deps: OperationsD
 }
 
 /** Takes, verifies, records and prunes one backup as a step named `id` (used by /backup and deploy's backupFirst). */
-export async function backupStep(ctx: RunContext<unknown>, id: string, title: string): Promise<BackupTaken> {
+export async function backupStep(ctx: RunContext, id: string, title: string): Promise<BackupTaken> {
   try {
     return await ctx.steps.run<BackupTaken>(id, title, async (io) => {
       const taken = await dumpAndVerify(io, ctx.target, ctx.deps);
@@ -158,30 +155,16 @@ export async function backupStep(ctx: RunContext<unknown>, id: string, title: st
 }
 
 /** `/backup` as an operation: one step, lock held, no confirmation. */
-export const backupDefinition: OperationDefinition<BackupPlanData> = {
+export const backupDefinition = defineOperation<BackupPlanData>({
   kind: "backup",
   usesLock: true,
   async execute(ctx) {
     ctx.steps.declare([{ id: "backup", title: "dump + verify" }]);
-    const taken = await backupStep(ctx as RunContext<unknown>, "backup", "dump + verify");
+    const taken = await backupStep(ctx, "backup", "dump + verify");
     return {
       status: "succeeded",
-      summary: `backup ${escapeHtml(taken.path)} · ${formatBytes(taken.sizeBytes)} · verified (${escapeHtml(taken.verified)})`,
+      summary: [`backup ${taken.path} · ${formatBytes(taken.sizeBytes)} · verified (${taken.verified})`],
       result: { path: taken.path, sizeBytes: taken.sizeBytes, verified: taken.verified },
     };
   },
-};
-
-/** The `/backups` list: newest first, compact for a phone. */
-export function renderBackups(target: string, backups: readonly BackupRecord[], now: Date): string {
-  if (backups.length === 0) return `No backups recorded for ${target} yet. /backup takes one.`;
-  const lines = backups.map((b) => {
-    const when = `${b.createdAt.toISOString().slice(0, 16).replace("T", " ")} UTC (${formatAgo(b.createdAt, now)})`;
-    if (b.status === "failed") return `✗ ${when} — failed: ${b.error ?? "unknown error"}`;
-    const size = b.sizeBytes !== null ? formatBytes(b.sizeBytes) : "?";
-    const took = b.durationMs !== null ? ` in ${formatDuration(b.durationMs)}` : "";
-    const mark = b.status === "pruned" ? "– (pruned)" : "✓";
-    return `${mark} ${when} · ${size}${took}\n   ${b.path ?? ""}`;
-  });
-  return `Backups of ${target}, newest first:\n${lines.join("\n")}`;
-}
+});

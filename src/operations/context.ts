@@ -1,6 +1,7 @@
 import type { OpsFile, TargetConfig } from "../config/file.js";
 import type { OperationRepositories, OperationKind, OperationRecord, OpsLogger } from "./model.js";
-import type { Actor, AuditLog, AuditOutcome, Clock, DockerApi, ExpectedChanges, Notifier, RemoteShell } from "../shared/ports.js";
+import type { Actor, AuditLog, AuditOutcome, Clock, DockerApi, ExpectedChanges, RemoteShell } from "../shared/ports.js";
+import type { OperationReporter, RunOutcome } from "./reporter.js";
 import type { ProbeResult } from "./health-gate.js";
 import type { Steps } from "./steps.js";
 
@@ -17,7 +18,8 @@ export type OperationsConfig = Pick<OpsFile, "targets" | "confirmTimeoutSeconds"
 export interface OperationsDeps {
   repos: OperationRepositories;
   audit: AuditLog;
-  notifier: Notifier;
+  /** Where plans, progress and results go (bot/ renders them into the chat). */
+  reporter: OperationReporter;
   targets: Readonly<Record<string, TargetPorts>>;
   config: OperationsConfig;
   clock: Clock;
@@ -37,14 +39,13 @@ export interface TargetHandle {
   ports: TargetPorts;
 }
 
-/** The plan stored with an operation: shown under the buttons, and what a confirm runs. */
+/**
+ * The plan stored with an operation (JSON in the operations row): what a confirm runs, and the
+ * facts bot/ renders under the buttons. Dates inside `data` are ISO strings: it round-trips JSON.
+ */
 export interface StoredPlan<Data = unknown> {
-  /** "Deploy main → prod": the header of every message about this operation. */
+  /** "🚀 Deploy main → prod" (plain text): names the operation in every message and answer. */
   title: string;
-  /** One short HTML line under the title in progress messages: "a1b2c3d → d4e5f6a". */
-  headline: string;
-  /** The plan's body (HTML, escaped): what will change and the steps. */
-  html: string;
   /** What others see while it holds the lock: "deploy main". */
   lockReason: string;
   data: Data;
@@ -53,11 +54,8 @@ export interface StoredPlan<Data = unknown> {
 /** What planning produced: a plan to confirm, or a reason a human can act on. */
 export type PlanOutcome<Data> = { status: "planned"; plan: StoredPlan<Data> } | { status: "refused"; reason: string };
 
-/** What an executor reports when it is done. `summary` is one HTML line for the final message. */
-export type RunOutcome =
-  | { status: "succeeded"; summary: string; result?: Record<string, unknown> }
-  | { status: "rolled_back"; summary: string; result?: Record<string, unknown> }
-  | { status: "failed"; summary: string; result?: Record<string, unknown> };
+/** What an executor reports when it is done (defined with the reporter, which carries it to the chat). */
+export type { RunOutcome };
 
 /** What an executor gets while it runs. */
 export interface RunContext<Data = unknown> {
@@ -87,3 +85,11 @@ export interface OperationDefinition<Data = unknown> {
 
 /** The probe result handed to progress notes. */
 export type { ProbeResult };
+
+/**
+ * Registers a kind's executor for the runner, which holds plans of every kind. The one narrowing
+ * of `plan.data` happens here: the plan was written by this kind's own planner.
+ */
+export function defineOperation<Data>(definition: OperationDefinition<Data>): OperationDefinition {
+  return { ...definition, execute: (ctx) => definition.execute(ctx as RunContext<Data>) };
+}

@@ -1,27 +1,3 @@
-import { formatAgo } from "../shared/format.js";
-import type { LockRecord } from "./model.js";
-
-/**
- * The target is held by someone else. Carries the lock so the reply can say who, doing what,
- * since when — the three things an on-call engineer needs to decide whether to wait or call them.
- */
-export class LockHeldError extends Error {
-  override name = "LockHeldError";
-  constructor(readonly lock: LockRecord, readonly now: Date = new Date()) {
-    super(describeLock(lock, now));
-  }
-}
-
-/** "prod is busy: @alice is running deploy v2 since 12:03:04 UTC (2 min ago)". */
-export function describeLock(lock: LockRecord, now: Date): string {
-  const who = lock.holderName ? `@${lock.holderName}` : lock.holderUserId ? `user ${lock.holderUserId}` : "someone";
-  const since = `since ${lock.since.toISOString().slice(11, 19)} UTC (${formatAgo(lock.since, now)})`;
-  if (lock.kind === "freeze") {
-    return `${lock.target} is frozen by ${who} ${since}${lock.reason ? `: ${lock.reason}` : ""}. /unlock lifts it.`;
-  }
-  return `${lock.target} is busy: ${who} is running ${lock.reason ?? "an operation"} ${since}.`;
-}
-
 /** A ref typed in chat does not exist on the target's remote after a fetch. */
 export class RefNotFoundError extends Error {
   override name = "RefNotFoundError";

@@ -13,7 +13,7 @@ import {
 } from "../commands/git.js";
 import type { TargetHandle } from "./context.js";
 import { RefNotFoundError, TargetUnavailableError } from "./errors.js";
-import { lastLines } from "./progress.js";
+import { lastLines } from "../shared/format.js";
 import type { ExecResult } from "../shared/ports.js";
 
 /** Read-only git commands while planning: short timeouts, never the operator's lines. */
@@ -68,9 +68,16 @@ export async function readHeadTag(target: TargetHandle): Promise<string | null> 
   return result.code === 0 && tag ? tag : null;
 }
 
-/** Commits in `to` not in `from` (newest first), up to MAX_PLAN_COMMITS + 1 so "more" can be told. */
-export async function commitsBetween(target: TargetHandle, from: string, to: string): Promise<GitLogEntry[]> {
-  if (from === to) return [];
+/** Commits a plan lists: at most MAX_PLAN_COMMITS, and whether there were more. */
+export interface CommitList {
+  entries: GitLogEntry[];
+  more: boolean;
+}
+
+/** Commits in `to` not in `from` (newest first), up to MAX_PLAN_COMMITS (one more is read to tell "more"). */
+export async function commitsBetween(target: TargetHandle, from: string, to: string): Promise<CommitList> {
+  if (from === to) return { entries: [], more: false };
   const result = await git(target, gitLogBetween(from, to, MAX_PLAN_COMMITS + 1));
-  return result.code === 0 ? parseGitLog(result.stdout) : [];
+  const entries = result.code === 0 ? parseGitLog(result.stdout) : [];
+  return { entries: entries.slice(0, MAX_PLAN_COMMITS), more: entries.length > MAX_PLAN_COMMITS };
 }

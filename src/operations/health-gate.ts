@@ -1,3 +1,5 @@
+import { httpProbeArgv, lastHttpStatus } from "../commands/http-probe.js";
+import { isHealthy, unhealthyWord } from "../shared/containers.js";
 import type { Clock, ContainerSummary, DockerApi, RemoteShell } from "../shared/ports.js";
 
 /** One look at the thing being waited for. */
@@ -59,37 +61,17 @@ export async function waitUntilHealthy(probe: Probe, options: GateOptions): Prom
 }
 
 /**
- * Asks the target itself for the URL (the app often listens on 127.0.0.1 only): curl when it is
- * there, else wget (busybox or GNU). The URL comes from opsgram.yml, never from chat, and travels
- * as one quoted argument.
+ * Asks the target itself for the URL (the app often listens on 127.0.0.1 only) with the one HTTP
+ * probe builder. The URL comes from opsgram.yml, never from chat, and travels as one quoted argument.
  */
 export function httpProbeFromTarget(shell: RemoteShell, url: string, expectStatus: number): Probe {
   return async (timeoutMs) => {
-    const seconds = String(Math.max(1, Math.ceil(timeoutMs / 1000)));
-    const curl = await shell.exec(
-      ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", seconds, "--", url],
-      { timeoutMs: timeoutMs + 2_000, maxOutputBytes: 4096 },
-    );
-    if (curl.code !== 127) {
-      const status = Number.parseInt(curl.stdout.trim(), 10);
-      if (!Number.isFinite(status) || status === 0) return { healthy: false, detail: `no HTTP answer (curl exit ${curl.code ?? "killed"})` };
-      return { healthy: status === expectStatus, detail: `HTTP ${status}` };
-    }
-    const wget = await shell.exec(["wget", "-q", "-S", "-O", "/dev/null", "-T", seconds, "--", url], {
-      timeoutMs: timeoutMs + 2_000,
-      maxOutputBytes: 16_384,
-    });
-    const status = lastHttpStatus(`${wget.stderr}\n${wget.stdout}`);
-    if (status === null) return { healthy: false, detail: `no HTTP answer (wget exit ${wget.code ?? "killed"})` };
+    const result = await shell.exec(httpProbeArgv(url, timeoutMs / 1000), { timeoutMs: timeoutMs + 2_000, maxOutputBytes: 16_384 });
+    if (result.code === 127) return { healthy: false, detail: "wget is not installed on the target" };
+    const status = lastHttpStatus(`${result.stderr}\n${result.stdout}`);
+    if (status === null) return { healthy: false, detail: `no HTTP answer (wget exit ${result.code ?? "killed"})` };
     return { healthy: status === expectStatus, detail: `HTTP ${status}` };
   };
-}
-
-/** The last `HTTP/1.1 200`-style status in wget -S output, or null. */
-export function lastHttpStatus(text: string): number | null {
-  const matches = [...text.matchAll(/HTTP\/\d(?:\.\d)?\s+(\d{3})/g)];
-  const last = matches[matches.length - 1];
-  return last ? Number(last[1]) : null;
 }
 
 /** Asks from the bot's own host (for URLs the bot can reach: a public health endpoint). */
@@ -132,11 +114,10 @@ export function judgeContainers(containers: readonly ContainerSummary[]): ProbeR
   let healthy = true;
   const parts: string[] = [];
   for (const [service, list] of [...byService].sort(([a], [b]) => a.localeCompare(b))) {
-    const good = list.filter((c) => c.state === "running" && (c.health === "healthy" || c.health === "none")).length;
-    if (good < list.length) healthy = false;
-    const bad = list.filter((c) => !(c.state === "running" && (c.health === "healthy" || c.health === "none")));
-    const why = bad.length > 0 ? ` (${bad.map((c) => (c.state === "running" ? c.health : c.state)).join(", ")})` : "";
-    parts.push(`${service} ${good}/${list.length}${why}`);
+    const bad = list.filter((c) => !isHealthy(c));
+    if (bad.length > 0) healthy = false;
+    const why = bad.length > 0 ? ` (${bad.map(unhealthyWord).join(", ")})` : "";
+    parts.push(`${service} ${list.length - bad.length}/${list.length}${why}`);
   }
   return { healthy, detail: parts.join(" · ") };
 }

@@ -1,31 +1,8 @@
 /**
  * Guarded operations: /deploy, /rollback, /scale, /backup, /pause_payouts, /resume_payouts, /lock,
  * /unlock, /backups, plus /status and /logs — plain TypeScript over the ports (no grammY, ssh2,
- * dockerode or drizzle here).
- *
- * Wiring in main.ts:
- *
- * ```ts
- * import { createOperations } from "./operations/index.js";
- * import { createOperationRepositories } from "./infra/db/repos/operations.js";
- * import { createOperationsFeature } from "./bot/handlers/operations.js";
- * import { createStatusFeature } from "./bot/handlers/status.js";
- *
- * const ops = createOperations({
- *   repos: createOperationRepositories(handle.db),   // drizzle repos over the bot's database
- *   audit,                                            // AuditLog (hash-chained)
- *   notifier,                                         // Notifier over grammY's Api
- *   targets,                                          // Record<name, { shell: RemoteShell, docker: DockerApi }>
- *   config: config.ops,                               // opsgram.yml (targets, confirmTimeoutSeconds, fourEyes)
- *   clock: systemClock,
- *   log: log.child({ module: "operations" }),
- *   redact: redactText,                               // masks secrets in command output sent to chat
- * });
- * const features = [createOperationsFeature({ service: ops.service }), createStatusFeature({ status: ops.status })];
- * await ops.start();      // restart recovery (interrupted ops, locks), then the expiry sweeper
- * …
- * await ops.stop();       // on SIGTERM: stop the sweeper, let running operations finish (grace), then abort
- * ```
+ * dockerode or drizzle here). Typed requests in; plans, progress and results out through the
+ * OperationReporter port (bot/operations/chat-reporter.ts renders them). app.ts wires it.
  */
 import { OperationEngine } from "./approvals.js";
 import { backupDefinition } from "./backup.js";
@@ -39,17 +16,18 @@ import { rollbackDefinition } from "./rollback.js";
 import { scaleDefinition } from "./scale.js";
 import { OperationsService } from "./service.js";
 import { StatusService } from "./status.js";
+import { targetNames } from "./targets.js";
 
 export type { OperationsDeps, TargetPorts, OperationsConfig } from "./context.js";
 export type { RequestResult, ButtonResult } from "./approvals.js";
-export type { TextReply } from "./service.js";
-export type { ReadReply } from "./status.js";
 export type { RecoveredOperation } from "./recovery.js";
+export type { OperationReporter } from "./reporter.js";
 export type * from "./model.js";
+export type * from "./requests.js";
 export { OperationsService } from "./service.js";
 export { StatusService } from "./status.js";
-export { OperationEngine, BUTTON_DATA_PATTERN } from "./approvals.js";
-export { LockHeldError, RefNotFoundError } from "./errors.js";
+export { OperationEngine } from "./approvals.js";
+export { RefNotFoundError } from "./errors.js";
 
 /** How often plans past their expiry are marked expired (and their message edited). */
 export const SWEEP_INTERVAL_MS = 5_000;
@@ -63,6 +41,8 @@ export interface CreateOperationsOptions extends OperationsDeps {
 }
 
 export interface Operations {
+  /** The configured target names, in opsgram.yml order (the first is the default). */
+  targetNames: string[];
   /** Deploy, rollback, scale, backup, payouts, lock/unlock, backups, button presses. */
   service: OperationsService;
   /** /status and /logs. */
@@ -81,6 +61,16 @@ export interface Operations {
   stop(options?: { graceMs?: number }): Promise<void>;
 }
 
+/** Every kind's executor. */
+const DEFINITIONS: Record<OperationKind, OperationDefinition> = {
+  deploy: deployDefinition,
+  rollback: rollbackDefinition,
+  scale: scaleDefinition,
+  backup: backupDefinition,
+  pause_payouts: pausePayoutsDefinition,
+  resume_payouts: resumePayoutsDefinition,
+};
+
 /** Builds the operations layer from its ports. Nothing runs until `start()`. */
 export function createOperations(options: CreateOperationsOptions): Operations {
   const deps: OperationsDeps = options;
@@ -91,17 +81,9 @@ export function createOperations(options: CreateOperationsOptions): Operations {
     log: deps.log,
     ...(options.lockStaleAfterMs !== undefined ? { staleAfterMs: options.lockStaleAfterMs } : {}),
   });
-  const definitions = new Map<OperationKind, OperationDefinition<never>>([
-    ["deploy", deployDefinition as OperationDefinition<never>],
-    ["rollback", rollbackDefinition as OperationDefinition<never>],
-    ["scale", scaleDefinition as OperationDefinition<never>],
-    ["backup", backupDefinition as OperationDefinition<never>],
-    ["pause_payouts", pausePayoutsDefinition as OperationDefinition<never>],
-    ["resume_payouts", resumePayoutsDefinition as OperationDefinition<never>],
-  ]);
-  const engine = new OperationEngine(deps, locks, definitions);
+  const engine = new OperationEngine(deps, locks, (kind) => DEFINITIONS[kind]);
   const service = new OperationsService(deps, engine);
-  const status = new StatusService(deps, locks);
+  const status = new StatusService(deps, locks, service);
   let sweeper: NodeJS.Timeout | null = null;
   let sweeping: Promise<unknown> = Promise.resolve();
 
@@ -110,6 +92,7 @@ export function createOperations(options: CreateOperationsOptions): Operations {
   };
 
   return {
+    targetNames: targetNames(deps),
     service,
     status,
     engine,

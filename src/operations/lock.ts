@@ -1,13 +1,20 @@
-import { LockHeldError } from "./errors.js";
 import { isTerminal, type LockRecord, type LocksRepo, type OperationsRepo, type OpsLogger } from "./model.js";
 import type { Actor, Clock } from "../shared/ports.js";
 
-/** A running operation refreshes its lock this often. */
-export const HEARTBEAT_INTERVAL_MS = 10_000;
 /** A lock whose heartbeat is older than this belongs to a holder that died. */
 export const STALE_AFTER_MS = 120_000;
 
 export type AcquireResult = { status: "acquired"; lock: LockRecord } | { status: "held"; lock: LockRecord };
+
+/** What {@link TargetLocks.withLock} gives back: busy is an answer, not an exception. */
+export type LockedResult<T> = { status: "held"; lock: LockRecord } | { status: "done"; value: T };
+
+/** What a holder can do with its lock while it runs. */
+export interface HeldLock {
+  lock: LockRecord;
+  /** Refreshes the heartbeat, so nobody takes the lock over as dead. */
+  beat(): Promise<boolean>;
+}
 
 export interface OperationLockRequest {
   target: string;
@@ -50,8 +57,8 @@ export class TargetLocks {
     return this.options.repo.list();
   }
 
-  /** Takes the target for an operation, taking over a dead holder's lock. */
-  async acquire(request: OperationLockRequest): Promise<AcquireResult> {
+  /** Takes the target for an operation, taking over a dead holder's lock. Only withLock calls it. */
+  private async acquire(request: OperationLockRequest): Promise<AcquireResult> {
     const now = this.options.clock.now();
     const lock: LockRecord = {
       target: request.target,
@@ -66,42 +73,35 @@ export class TargetLocks {
     return this.take(lock);
   }
 
-  /** Like {@link acquire}, but throws {@link LockHeldError} when the target is held. */
-  async acquireOrThrow(request: OperationLockRequest): Promise<LockRecord> {
-    const result = await this.acquire(request);
-    if (result.status === "held") throw new LockHeldError(result.lock, this.options.clock.now());
-    return result.lock;
-  }
-
-  async heartbeat(target: string, operationId: string): Promise<boolean> {
-    return this.options.repo.heartbeat(target, operationId, this.options.clock.now());
-  }
-
-  async release(target: string, operationId: string): Promise<boolean> {
-    return this.options.repo.releaseOperation(target, operationId);
+  /**
+   * The one way an operation holds its target (Kamal's with_lock): one acquire, `fn`, one release
+   * in a finally. Busy comes back as `{ status: "held" }` naming the holder. When `fn` fails and
+   * the release fails too, the original error surfaces and the release error is logged; when only
+   * the release fails, its error surfaces.
+   */
+  async withLock<T>(request: OperationLockRequest, fn: (held: HeldLock) => Promise<T>): Promise<LockedResult<T>> {
+    const acquired = await this.acquire(request);
+    if (acquired.status === "held") return acquired;
+    const beat = () => this.options.repo.heartbeat(request.target, request.operationId, this.options.clock.now());
+    let value: T;
+    try {
+      value = await fn({ lock: acquired.lock, beat });
+    } catch (err) {
+      await this.options.repo.releaseOperation(request.target, request.operationId).catch((releaseErr: unknown) => {
+        this.options.log.error({ err: releaseErr, target: request.target, operationId: request.operationId }, "releasing the lock failed");
+      });
+      throw err;
+    }
+    await this.options.repo.releaseOperation(request.target, request.operationId);
+    return { status: "done", value };
   }
 
   /**
-   * Runs `fn` holding the target and always releases (Kamal's with_lock). When `fn` fails and the
-   * release fails too, the original error is the one that surfaces; the release error is logged.
+   * Clears the lock of an operation that is gone (restart recovery, after re-reading the target).
+   * Never the path of a live operation: those release through withLock.
    */
-  async withLock<T>(request: OperationLockRequest, fn: (lock: LockRecord) => Promise<T>): Promise<T> {
-    const lock = await this.acquireOrThrow(request);
-    let failed = false;
-    try {
-      return await fn(lock);
-    } catch (err) {
-      failed = true;
-      throw err;
-    } finally {
-      try {
-        await this.release(request.target, request.operationId);
-      } catch (releaseErr) {
-        this.options.log.error({ err: releaseErr, target: request.target, operationId: request.operationId }, "releasing the lock failed");
-        // eslint-disable-next-line no-unsafe-finally
-        if (!failed) throw releaseErr;
-      }
-    }
+  async releaseDead(target: string, operationId: string): Promise<boolean> {
+    return this.options.repo.releaseOperation(target, operationId);
   }
 
   /** `/lock [reason]`: freezes mutating commands on a target until /unlock. */

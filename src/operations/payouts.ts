@@ -1,5 +1,4 @@
-import { escapeHtml, formatAgo } from "../shared/format.js";
-import type { OperationDefinition, PlanOutcome, RunContext, TargetHandle } from "./context.js";
+import { defineOperation, type PlanOutcome, type RunContext, type RunOutcome, type TargetHandle } from "./context.js";
 import { StepFailedError } from "./errors.js";
 import type { PayoutsState } from "./model.js";
 
@@ -11,6 +10,9 @@ export const MAX_REASON_LENGTH = 200;
 export interface PayoutsPlanData {
   pause: boolean;
   reason: string | null;
+  /** The switch as opsgram last recorded it (`since` as ISO text: plans round-trip JSON). */
+  current: { paused: boolean; byName: string | null; reason: string | null; since: string } | null;
+  plannedAt: string;
 }
 
 /**
@@ -21,22 +23,22 @@ export function planPayouts(target: TargetHandle, pause: boolean, reason: string
   if (!target.config.payouts) {
     return { status: "refused", reason: `No payouts switch is configured for ${target.name} (payouts.pause/resume/status in opsgram.yml).` };
   }
-  const state = current?.paused
-    ? `now: PAUSED by ${current.byName ? `@${escapeHtml(current.byName)}` : "?"} ${formatAgo(current.since, now)}${current.reason ? `: ${escapeHtml(current.reason)}` : ""}`
-    : "now: running (as far as opsgram knows)";
   return {
     status: "planned",
     plan: {
       title: pause ? `⏸ Pause payouts on ${target.name}` : `▶ Resume payouts on ${target.name}`,
-      headline: pause && reason ? `reason: ${escapeHtml(reason)}` : "",
-      html: `${state}\nRuns payouts.${pause ? "pause" : "resume"}, then checks payouts.status.`,
       lockReason: pause ? "pause payouts" : "resume payouts",
-      data: { pause, reason },
+      data: {
+        pause,
+        reason,
+        current: current ? { paused: current.paused, byName: current.byName, reason: current.reason, since: current.since.toISOString() } : null,
+        plannedAt: now.toISOString(),
+      },
     },
   };
 }
 
-async function flip(ctx: RunContext<PayoutsPlanData>) {
+async function flip(ctx: RunContext<PayoutsPlanData>): Promise<RunOutcome> {
   const { pause, reason } = ctx.plan.data;
   const payouts = ctx.target.config.payouts;
   if (!payouts) throw new Error(`no payouts switch configured for ${ctx.target.name}`);
@@ -67,18 +69,8 @@ async function flip(ctx: RunContext<PayoutsPlanData>) {
     reason: pause ? reason : null,
     since: now,
   });
-  return {
-    status: "succeeded" as const,
-    summary: pause ? `payouts PAUSED${reason ? `: ${escapeHtml(reason)}` : ""}` : "payouts resumed",
-  };
+  return { status: "succeeded", summary: [pause ? `payouts PAUSED${reason ? `: ${reason}` : ""}` : "payouts resumed"] };
 }
 
-export const pausePayoutsDefinition: OperationDefinition<PayoutsPlanData> = { kind: "pause_payouts", usesLock: false, execute: flip };
-export const resumePayoutsDefinition: OperationDefinition<PayoutsPlanData> = { kind: "resume_payouts", usesLock: false, execute: flip };
-
-/** "payouts PAUSED by @operator 2h ago: <reason>" / "payouts running" — one /status line (plain text). */
-export function describePayouts(state: PayoutsState | null, now: Date): string {
-  if (!state || !state.paused) return "payouts running";
-  const who = state.byName ? `@${state.byName}` : state.byUserId ? `user ${state.byUserId}` : "?";
-  return `payouts PAUSED by ${who} ${formatAgo(state.since, now)}${state.reason ? `: ${state.reason}` : ""}`;
-}
+export const pausePayoutsDefinition = defineOperation<PayoutsPlanData>({ kind: "pause_payouts", usesLock: false, execute: flip });
+export const resumePayoutsDefinition = defineOperation<PayoutsPlanData>({ kind: "resume_payouts", usesLock: false, execute: flip });

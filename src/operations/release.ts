@@ -1,122 +1,98 @@
 import { gitCheckoutDetached } from "../commands/git.js";
-import { composeBuild, composeProjectName, composeSpec, composeUp } from "../commands/compose.js";
-import { formatDuration } from "../shared/format.js";
-import type { RunContext, TargetHandle } from "./context.js";
-import { StepFailedError } from "./errors.js";
-import { containersProbe, httpProbeFromBot, httpProbeFromTarget, waitUntilHealthy, type Probe } from "./health-gate.js";
+import { composeBuild, composeSpec, composeUp } from "../commands/compose.js";
+import type { RichText } from "../shared/rich-text.js";
+import type { RunContext, RunOutcome } from "./context.js";
+import { fetchRemote, readHead, resolveCommit } from "./git-state.js";
+import { healthGateStep } from "./health-step.js";
+import type { DeploymentKind } from "./model.js";
+import type { StepIO } from "./steps.js";
 
 /**
- * The shared path of /deploy and /rollback: put a commit live (checkout, build, operator steps, up)
- * and hold it to the health gate. Each piece is one progress step.
+ * Putting a commit live, as data: a pass is a list of steps (checkout → build → operator steps →
+ * up → health gate); /deploy runs a forward pass and, when the new version fails after `up`, a
+ * rollback pass; /rollback runs one forward pass to an older commit. {@link runRelease} is the
+ * frame both share: re-read the target, record the deployment row, run, close the row.
  */
 
-/** Default health gate when opsgram.yml has no deploy.healthcheck: containers running and healthy. */
-const DEFAULT_GATE_TIMEOUT_MS = 60_000;
-const DEFAULT_GATE_INTERVAL_MS = 1_000;
 const GIT_TIMEOUT_MS = 120_000;
 const UP_TIMEOUT_MS = 600_000;
 
 export const short = (sha: string) => sha.slice(0, 7);
+export const code = (text: string) => ({ code: text });
 
-/** The steps that put `sha` live, for the progress line (ids are prefixed on a rollback pass). */
-export function releaseSteps(target: TargetHandle, prefix: "" | "rb-", options: { operatorSteps: boolean }): { id: string; title: string }[] {
-  const mark = prefix ? "↩ " : "";
-  return [
-    { id: `${prefix}checkout`, title: `${mark}checkout` },
-    { id: `${prefix}build`, title: `${mark}build` },
-    ...(options.operatorSteps ? target.config.deploy.steps.map((s) => ({ id: `${prefix}step-${s.name}`, title: `${mark}${s.name}` })) : []),
-    { id: `${prefix}up`, title: `${mark}up` },
-    { id: `${prefix}health`, title: `${mark}health` },
-  ];
+/** Forward puts the requested commit live; rollback puts the previous one back (steps marked ↩). */
+export type PassKind = "forward" | "rollback";
+
+/** One step of a pass. `run` returns the done-summary shown in the progress line. */
+export interface ReleaseStep {
+  id: string;
+  title: string;
+  /** From this step on, what runs has changed: a failure needs a rollback, not just a checkout. */
+  touchesContainers: boolean;
+  run(io: StepIO): Promise<string | undefined>;
 }
 
-/** Which steps have started changing what runs: from `up` on, a failure needs a rollback. */
-export type ReleasePhase = "before-up" | "up-or-later";
-
-export class ReleaseFailedError extends Error {
-  override name = "ReleaseFailedError";
-  constructor(readonly phase: ReleasePhase, readonly step: string, cause: unknown) {
+/** A pass failed at `step`; `touchedContainers` says whether the running containers were changed. */
+export class PassFailedError extends Error {
+  override name = "PassFailedError";
+  constructor(readonly step: string, readonly touchedContainers: boolean, cause: unknown) {
     super(cause instanceof Error ? cause.message : String(cause), { cause });
   }
 }
 
-/**
- * checkout → build → operator steps → up → health gate. Throws {@link ReleaseFailedError} naming
- * the phase so the caller knows whether the running containers were touched.
- */
-export async function release(ctx: RunContext<unknown>, sha: string, prefix: "" | "rb-", options: { operatorSteps: boolean }): Promise<{ healthyAfterMs: number }> {
-  const { target } = ctx;
-  const spec = composeSpec(target.config);
-  const mark = prefix ? "↩ " : "";
-  let phase: ReleasePhase = "before-up";
-  let current = "checkout";
-  try {
-    await ctx.steps.run(`${prefix}checkout`, `${mark}checkout`, async (io) => {
+/** The steps that put `sha` live; operator steps (migrations …) only when asked (a deploy's forward pass). */
+export function releasePass(ctx: RunContext, kind: PassKind, sha: string, options: { operatorSteps: boolean }): ReleaseStep[] {
+  const { config } = ctx.target;
+  const spec = composeSpec(config);
+  const mark = kind === "rollback" ? "↩ " : "";
+  const step = (name: string, touchesContainers: boolean, run: ReleaseStep["run"], id = name): ReleaseStep => ({
+    id: kind === "rollback" ? `rollback-${id}` : id,
+    title: `${mark}${name}`,
+    touchesContainers,
+    run,
+  });
+  const operatorSteps = options.operatorSteps ? config.deploy.steps : [];
+  return [
+    step("checkout", false, async (io) => {
       await io.exec(gitCheckoutDetached(sha), { timeoutMs: GIT_TIMEOUT_MS });
-      return { summary: `${mark}checkout ${short(sha)}` };
-    });
-    current = "build";
-    await ctx.steps.run(`${prefix}build`, `${mark}build`, async (io) => {
-      await io.exec(composeBuild(spec), { timeoutMs: target.config.deploy.buildTimeoutSeconds * 1000 });
-      return { summary: `${mark}built` };
-    });
-    if (options.operatorSteps) {
-      for (const step of target.config.deploy.steps) {
-        current = step.name;
-        await ctx.steps.run(`${prefix}step-${step.name}`, `${mark}${step.name}`, async (io) => {
-          await io.execTrusted(step.run, `deploy.steps.${step.name}`, { timeoutMs: step.timeoutSeconds * 1000 });
-        });
-      }
-    }
-    current = "up";
-    phase = "up-or-later";
-    await ctx.steps.run(`${prefix}up`, `${mark}up`, async (io) => {
+      return `${mark}checkout ${short(sha)}`;
+    }),
+    step("build", false, async (io) => {
+      await io.exec(composeBuild(spec), { timeoutMs: config.deploy.buildTimeoutSeconds * 1000 });
+      return `${mark}built`;
+    }),
+    ...operatorSteps.map((s) =>
+      step(s.name, false, async (io) => {
+        await io.execTrusted(s.run, `deploy.steps.${s.name}`, { timeoutMs: s.timeoutSeconds * 1000 });
+        return undefined;
+      }, `step-${s.name}`),
+    ),
+    step("up", true, async (io) => {
       await io.exec(composeUp(spec), { timeoutMs: UP_TIMEOUT_MS });
-    });
-    current = "health";
-    const healthyAfterMs = await healthStep(ctx, `${prefix}health`, `${mark}health`);
-    return { healthyAfterMs };
-  } catch (err) {
-    throw new ReleaseFailedError(phase, current, err);
+      return undefined;
+    }),
+    step("health", true, async (io) => `${mark}${await healthGateStep(ctx, io, `${mark}health`)}`),
+  ];
+}
+
+/** Runs a pass step by step; throws {@link PassFailedError} naming the step that failed. */
+export async function runPass(ctx: RunContext, steps: readonly ReleaseStep[]): Promise<void> {
+  let touched = false;
+  for (const step of steps) {
+    touched ||= step.touchesContainers;
+    try {
+      await ctx.steps.run(step.id, step.title, async (io) => {
+        const summary = await step.run(io);
+        return summary ? { summary } : undefined;
+      });
+    } catch (err) {
+      throw new PassFailedError(step.title.replace(/^↩ /, ""), touched, err);
+    }
   }
 }
 
-/** The health gate as a step: "healthy in 4.2 s", or a failure carrying every attempt. */
-export async function healthStep(ctx: RunContext<unknown>, id: string, title: string): Promise<number> {
-  const { target, deps } = ctx;
-  const check = target.config.deploy.healthcheck;
-  const probe: Probe = check
-    ? check.from === "bot"
-      ? httpProbeFromBot(deps.fetch ?? fetch, check.url, check.expectStatus)
-      : httpProbeFromTarget(target.ports.shell, check.url, check.expectStatus)
-    : containersProbe(target.ports.docker, composeProjectName(target.config));
-  const timeoutMs = check ? check.timeoutSeconds * 1000 : DEFAULT_GATE_TIMEOUT_MS;
-  const intervalMs = check ? check.intervalSeconds * 1000 : DEFAULT_GATE_INTERVAL_MS;
-  const what = check ? `${check.url} → ${check.expectStatus}` : "containers running and healthy";
-  return ctx.steps.run<number>(id, title, async (io) => {
-    io.note(`health gate: ${what} (from ${check?.from ?? "docker"}), up to ${formatDuration(timeoutMs)}`);
-    const result = await waitUntilHealthy(probe, {
-      timeoutMs,
-      intervalMs,
-      clock: deps.clock,
-      signal: ctx.signal,
-      onAttempt: (r, attempt) => {
-        io.note(`attempt ${attempt}: ${r.detail}`);
-        ctx.note(`${title}: ${r.detail} (attempt ${attempt})`);
-      },
-    });
-    ctx.note(null);
-    if (result.status === "unhealthy") {
-      io.note(`unhealthy after ${formatDuration(result.elapsedMs)}: ${result.detail}`);
-      throw new StepFailedError(`not healthy after ${formatDuration(result.elapsedMs)}: ${result.detail}`, io.output);
-    }
-    io.note(`healthy after ${formatDuration(result.elapsedMs)}: ${result.detail}`);
-    return { summary: `${title.startsWith("↩") ? "↩ " : ""}healthy in ${formatDuration(result.elapsedMs)}`, value: result.elapsedMs };
-  });
-}
-
 /** Puts the checkout back without touching containers (a failure before `up`). */
-export async function restoreCheckout(ctx: RunContext<unknown>, sha: string): Promise<boolean> {
+export async function restoreCheckout(ctx: RunContext, sha: string): Promise<boolean> {
   try {
     await ctx.steps.run("restore", `↩ checkout ${short(sha)}`, async (io) => {
       await io.exec(gitCheckoutDetached(sha), { timeoutMs: GIT_TIMEOUT_MS });
@@ -126,4 +102,79 @@ export async function restoreCheckout(ctx: RunContext<unknown>, sha: string): Pr
   } catch {
     return false;
   }
+}
+
+/** What a release run is: which commit, what to call it, and what to do when the pass fails. */
+export interface ReleaseSpec {
+  kind: DeploymentKind;
+  /** What the deployments row calls it: the ref, or "undo #12". */
+  label: string;
+  sha: string;
+  /** The commit may have arrived on the remote since planning (deploy), or must already be there (rollback). */
+  fetchIfMissing: boolean;
+  /** A step before the pass that changes nothing live (deploy's backup); its failure ends the run. */
+  before?: { id: string; title: string; run(): Promise<unknown>; failed: RichText };
+  forward: (ctx: RunContext) => ReleaseStep[];
+  succeeded: RichText;
+  /** Decides the outcome when the pass failed, given what was live before. */
+  onFailure(ctx: RunContext, err: PassFailedError, previousSha: string): Promise<Omit<RunOutcome, "result">>;
+}
+
+/**
+ * The frame of /deploy and /rollback: fetch check, the deployment row, the pass, the row closed
+ * with the outcome. Declares every step up front so the progress line shows what is still to come.
+ */
+export async function runRelease(ctx: RunContext, spec: ReleaseSpec): Promise<RunOutcome> {
+  const forward = spec.forward(ctx);
+  ctx.steps.declare([{ id: "fetch", title: "fetch" }, ...(spec.before ? [{ id: spec.before.id, title: spec.before.title }] : []), ...forward]);
+  const previousSha = await verifyAndReadLive(ctx, spec.sha, spec.fetchIfMissing);
+  const { repos, clock } = ctx.deps;
+  const deployment = await repos.deployments.insert({
+    operationId: ctx.op.id,
+    target: ctx.target.name,
+    kind: spec.kind,
+    ref: spec.label,
+    sha: spec.sha,
+    previousSha,
+    status: "running",
+    requestedBy: ctx.op.requestedBy,
+    requestedByName: ctx.op.requestedByName,
+    startedAt: clock.now(),
+  });
+  const result = { deploymentId: deployment.id, sha: spec.sha, previousSha };
+  const close = async (outcome: Omit<RunOutcome, "result">): Promise<RunOutcome> => {
+    await repos.deployments.finish(deployment.id, outcome.status, clock.now());
+    return { ...outcome, result };
+  };
+  if (spec.before) {
+    try {
+      await spec.before.run();
+    } catch {
+      return close({ status: "failed", summary: spec.before.failed });
+    }
+  }
+  try {
+    await runPass(ctx, forward);
+  } catch (err) {
+    if (!(err instanceof PassFailedError)) {
+      await repos.deployments.finish(deployment.id, "failed", clock.now());
+      throw err;
+    }
+    return close(await spec.onFailure(ctx, err, previousSha));
+  }
+  return close({ status: "succeeded", summary: spec.succeeded });
+}
+
+/** Re-reads the target at run time: the commit must exist, and what is live now is what a rollback returns to. */
+async function verifyAndReadLive(ctx: RunContext, sha: string, fetchIfMissing: boolean): Promise<string> {
+  return ctx.steps.run<string>("fetch", "fetch", async (io) => {
+    let [found, live] = await Promise.all([resolveCommit(ctx.target, sha), readHead(ctx.target)]);
+    if (!found && fetchIfMissing) {
+      await fetchRemote(ctx.target);
+      found = await resolveCommit(ctx.target, sha);
+    }
+    if (!found) throw new Error(`commit ${short(sha)} is no longer in the target's repository`);
+    io.note(`live ${live.sha} ${live.subject}`);
+    return { summary: "fetched", value: live.sha };
+  });
 }

@@ -1,30 +1,21 @@
-import { validateSha } from "../commands/validate.js";
-import { escapeHtml } from "../shared/format.js";
-import type { OperationDefinition, OperationsDeps, PlanOutcome, RunContext, TargetHandle } from "./context.js";
-import { countCommits, listCommits, startDeployment, verifyAndReadLive } from "./deploy.js";
-import { commitsBetween, fetchRemote, readHead, resolveCommit } from "./git-state.js";
-import { ReleaseFailedError, release, releaseSteps, restoreCheckout, short } from "./release.js";
+import { defineOperation, type OperationsDeps, type PlanOutcome, type TargetHandle } from "./context.js";
+import { commitsBetween, fetchRemote, readHead, resolveCommit, type CommitList } from "./git-state.js";
+import { code, releasePass, restoreCheckout, runRelease, short } from "./release.js";
+import type { RollbackTarget } from "./requests.js";
 
 export interface RollbackPlanData {
   sha: string;
   liveSha: string;
   /** What the user asked for, for the deployments row: "last deployment", "#12", "a1b2c3d". */
   label: string;
-}
-
-/** A deployment id as typed: `#12` or up to 6 digits (a 7+ digit number is read as a sha). */
-const DEPLOYMENT_ID = /^#?([0-9]{1,6})$/;
-
-export type RollbackTarget = { kind: "last" } | { kind: "deployment"; id: number } | { kind: "sha"; sha: string };
-
-/** Reads `/rollback [sha|deployment id]`'s argument; null with a reason when it is neither. */
-export function parseRollbackArg(arg: string | undefined): { ok: true; value: RollbackTarget } | { ok: false; reason: string } {
-  if (arg === undefined) return { ok: true, value: { kind: "last" } };
-  const id = DEPLOYMENT_ID.exec(arg);
-  if (id) return { ok: true, value: { kind: "deployment", id: Number(id[1]) } };
-  const sha = validateSha(arg);
-  if (sha.ok) return { ok: true, value: { kind: "sha", sha: sha.value } };
-  return { ok: false, reason: `${sha.reason}, or a deployment id like #12` };
+  liveSubject: string;
+  /** Why this commit, in words ("undoes deployment #12 (…)"); empty for a sha typed by hand. */
+  because: string;
+  /** Commits that leave, and ones that come back. */
+  gone: CommitList;
+  back: CommitList;
+  /** The health URL the gate will ask, when one is configured. */
+  healthUrl: string | null;
 }
 
 /**
@@ -60,50 +51,35 @@ export async function planRollback(target: TargetHandle, deps: OperationsDeps, t
   const live = await readHead(target);
   if (resolved === live.sha) return { status: "refused", reason: `${short(resolved)} is already live on ${target.name}; nothing to roll back.` };
   const [gone, back] = await Promise.all([commitsBetween(target, resolved, live.sha), commitsBetween(target, live.sha, resolved)]);
-  const lines = [
-    `live <code>${short(live.sha)}</code> ${escapeHtml(live.subject)}`,
-    `to   <code>${short(resolved)}</code>${because ? ` — ${escapeHtml(because)}` : ""}`,
-  ];
-  if (gone.length > 0) lines.push(`${countCommits(gone)} leave:`, ...listCommits(gone, "−"));
-  if (back.length > 0) lines.push(`${countCommits(back)} come in:`, ...listCommits(back, "+"));
-  lines.push("⚠ <b>The database is NOT restored</b>: migrations that ran since stay applied.");
-  lines.push(`Steps: checkout · build · up -d · health${target.config.deploy.healthcheck ? ` (${escapeHtml(target.config.deploy.healthcheck.url)})` : ""}`);
   return {
     status: "planned",
     plan: {
       title: `↩ Rollback ${target.name} to ${short(resolved)}`,
-      headline: `<code>${short(live.sha)}</code> → <code>${short(resolved)}</code>`,
-      html: lines.join("\n"),
       lockReason: `rollback to ${short(resolved)}`,
-      data: { sha: resolved, liveSha: live.sha, label },
+      data: { sha: resolved, liveSha: live.sha, label, liveSubject: live.subject, because, gone, back, healthUrl: target.config.deploy.healthcheck?.url ?? null },
     },
   };
 }
 
-/** The rollback run: the same checkout → build → up → health gate as a deploy, without operator steps. */
-export const rollbackDefinition: OperationDefinition<RollbackPlanData> = {
+/** The rollback run: the same frame and forward pass as a deploy, to an older commit, without operator steps. */
+export const rollbackDefinition = defineOperation<RollbackPlanData>({
   kind: "rollback",
   usesLock: true,
   changesContainers: true,
-  async execute(ctx) {
+  execute(ctx) {
     const { sha, label } = ctx.plan.data;
-    const c = ctx as RunContext<unknown>;
-    ctx.steps.declare([{ id: "fetch", title: "fetch" }, ...releaseSteps(ctx.target, "", { operatorSteps: false })]);
-    const previousSha = await verifyAndReadLive(c, sha, { fetchIfMissing: false });
-    const deployment = await startDeployment(c, "rollback", label, sha, previousSha);
-    const result = { deploymentId: deployment.id, sha, previousSha };
-    try {
-      await release(c, sha, "", { operatorSteps: false });
-    } catch (err) {
-      await ctx.deps.repos.deployments.finish(deployment.id, "failed", ctx.deps.clock.now());
-      if (!(err instanceof ReleaseFailedError)) throw err;
-      const state =
-        err.phase === "before-up"
-          ? `${(await restoreCheckout(c, previousSha)) ? `checkout back at <code>${short(previousSha)}</code>` : "⚠ checkout NOT restored"}; running containers untouched`
-          : `⚠ ${short(sha)} may be partly up — check /status`;
-      return { status: "failed", summary: `rollback failed at ${escapeHtml(err.step)}: ${state}`, result };
-    }
-    await ctx.deps.repos.deployments.finish(deployment.id, "succeeded", ctx.deps.clock.now());
-    return { status: "succeeded", summary: `rolled back to <code>${short(sha)}</code> (database not restored)`, result };
+    return runRelease(ctx, {
+      kind: "rollback",
+      label,
+      sha,
+      fetchIfMissing: false,
+      forward: (c) => releasePass(c, "forward", sha, { operatorSteps: false }),
+      succeeded: ["rolled back to ", code(short(sha)), " (database not restored)"],
+      async onFailure(c, err, previousSha) {
+        if (err.touchedContainers) return { status: "failed", summary: [`rollback failed at ${err.step}: ⚠ ${short(sha)} may be partly up — check /status`] };
+        const restored = await restoreCheckout(c, previousSha);
+        return { status: "failed", summary: [`rollback failed at ${err.step}: `, ...(restored ? ["checkout back at ", code(short(previousSha))] : ["⚠ checkout NOT restored"]), "; running containers untouched"] };
+      },
+    });
   },
-};
+});

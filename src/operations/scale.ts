@@ -1,8 +1,9 @@
 import { composeProjectName, composeScale, composeSpec } from "../commands/compose.js";
-import { escapeHtml, formatDuration } from "../shared/format.js";
-import type { OperationDefinition, PlanOutcome, TargetHandle } from "./context.js";
+import { formatDuration } from "../shared/format.js";
+import { defineOperation, type PlanOutcome, type TargetHandle } from "./context.js";
 import { StepFailedError } from "./errors.js";
 import { waitUntilHealthy, type Probe } from "./health-gate.js";
+import { isHealthy, unhealthyWord } from "../shared/containers.js";
 import type { DockerApi } from "../shared/ports.js";
 
 /** How long scaled containers get to be running (and healthy, where checked). */
@@ -14,6 +15,8 @@ export interface ScalePlanData {
   replicas: number;
   /** Running when planned; null when Docker could not be asked. */
   before: number | null;
+  bounds: { min: number; max: number } | null;
+  verifyTimeoutMs: number;
 }
 
 /**
@@ -29,20 +32,12 @@ export async function planScale(target: TargetHandle, service: string, replicas:
   } catch {
     before = null;
   }
-  const from = before === null ? "?" : String(before);
-  const lines = [
-    `${escapeHtml(service)}: ${from} → ${replicas} running${bounds ? ` (allowed ${bounds.min}–${bounds.max})` : ""}`,
-    ...(before === replicas ? ["ℹ already at that count: compose will only start stopped replicas."] : []),
-    `Steps: up -d --no-recreate --scale ${escapeHtml(service)}=${replicas} · verify ${replicas} running/healthy (≤ ${formatDuration(SCALE_VERIFY_TIMEOUT_MS)})`,
-  ];
   return {
     status: "planned",
     plan: {
       title: `📈 Scale ${service} on ${target.name} to ${replicas}`,
-      headline: `${escapeHtml(service)} ${from} → ${replicas}`,
-      html: lines.join("\n"),
       lockReason: `scale ${service} to ${replicas}`,
-      data: { service, replicas, before },
+      data: { service, replicas, before, bounds: bounds ? { min: bounds.min, max: bounds.max } : null, verifyTimeoutMs: SCALE_VERIFY_TIMEOUT_MS },
     },
   };
 }
@@ -51,14 +46,14 @@ export async function planScale(target: TargetHandle, service: string, replicas:
 export function replicasProbe(docker: DockerApi, project: string, service: string, replicas: number): Probe {
   return async () => {
     const mine = (await docker.listContainers(project)).filter((c) => c.service === service);
-    const good = mine.filter((c) => c.state === "running" && (c.health === "healthy" || c.health === "none")).length;
-    const others = mine.length - good;
-    const detail = `${service} ${good}/${replicas} running${others > 0 ? `, ${others} other (${mine.filter((c) => !(c.state === "running" && (c.health === "healthy" || c.health === "none"))).map((c) => (c.state === "running" ? c.health : c.state)).join(", ")})` : ""}`;
+    const bad = mine.filter((c) => !isHealthy(c));
+    const good = mine.length - bad.length;
+    const detail = `${service} ${good}/${replicas} running${bad.length > 0 ? `, ${bad.length} other (${bad.map(unhealthyWord).join(", ")})` : ""}`;
     return { healthy: good === replicas && mine.length === replicas, detail };
   };
 }
 
-export const scaleDefinition: OperationDefinition<ScalePlanData> = {
+export const scaleDefinition = defineOperation<ScalePlanData>({
   kind: "scale",
   usesLock: true,
   changesContainers: true,
@@ -88,6 +83,6 @@ export const scaleDefinition: OperationDefinition<ScalePlanData> = {
       if (result.status === "unhealthy") throw new StepFailedError(`not ${replicas} running after ${formatDuration(result.elapsedMs)}: ${result.detail}`, io.output);
       return { summary: `${replicas}/${replicas} running`, value: result.detail };
     });
-    return { status: "succeeded", summary: `${escapeHtml(detail)}`, result: { service, replicas } };
+    return { status: "succeeded", summary: [detail], result: { service, replicas } };
   },
-};
+});

@@ -1,28 +1,28 @@
-import { validateCount, validateRef, validateServiceName } from "../commands/validate.js";
-import { BUTTON_DATA_PATTERN, who, type ButtonResult, type OperationEngine, type RequestResult } from "./approvals.js";
-import { planBackup, renderBackups } from "./backup.js";
+import { validateCount, validateRef, validateServiceName, validateSha } from "../commands/validate.js";
+import { lockInfo, who, type ButtonResult, type OperationEngine, type RequestResult } from "./approvals.js";
+import { planBackup } from "./backup.js";
 import type { OperationsDeps, TargetHandle } from "./context.js";
 import { planDeploy } from "./deploy.js";
-import { describeLock } from "./errors.js";
-import type { OperationKind } from "./model.js";
-import { MAX_REASON_LENGTH, planPayouts } from "./payouts.js";
-import type { Actor } from "../shared/ports.js";
-import { parseRollbackArg, planRollback } from "./rollback.js";
+import type { LockRecord, OperationKind } from "./model.js";
+import { planPayouts } from "./payouts.js";
+import type { Actor, SentMessage } from "../shared/ports.js";
+import type { BackupsReply, Busy, DeployRequest, LockReply, ReasonRequest, RollbackRequest, ScaleRequest, TargetRequest, UnlockReply } from "./requests.js";
+import { planRollback } from "./rollback.js";
 import { planScale } from "./scale.js";
-import { clipWords } from "./status.js";
-import { cleanReason, leadingTarget, splitTarget } from "./target-args.js";
+import { lookupTarget } from "./targets.js";
 
-/** A reply to a command that is not an operation (lock, unlock, backups): plain text. */
-export type TextReply = { status: "ok"; text: string } | { status: "refused"; reason: string };
+/** Chat input as stored in the audit log: bounded, so a 10,000-character payload does not bloat it. */
+export function clipWords(words: readonly string[]): string[] {
+  return words.slice(0, 10).map((w) => (w.length > 200 ? `${w.slice(0, 200)}…(${w.length} chars)` : w));
+}
 
-/** Inline button data carries at most this much; anything longer is not ours. */
-const MAX_BUTTON_DATA = 64;
+/** Backups listed by /backups. */
+const BACKUPS_LISTED = 10;
 
 /**
- * What the chat handlers call. Every method takes the words typed after the command, validates all
- * of them (strict patterns, then the target's config) before anything touches a target, and writes
- * an audit row for a refusal. Replies that are plans or progress go to the chat through the
- * Notifier; refusals come back as `reason` for the handler to send.
+ * What the chat layer calls with typed requests. Every method validates the values (strict
+ * patterns, then the target's config) before anything touches a target, and writes an audit row for
+ * a refusal. Plans and progress reach the chat through the reporter; refusals come back as `reason`.
  */
 export class OperationsService {
   constructor(
@@ -31,144 +31,132 @@ export class OperationsService {
   ) {}
 
   /** `/deploy <ref> [target]` */
-  async requestDeploy(actor: Actor, words: readonly string[]): Promise<RequestResult> {
-    const args = splitTarget(this.deps, words, { required: 1, optional: 0, usage: "/deploy <branch|tag> [target]" });
-    if (!args.ok) return this.refuse(actor, "deploy", words, args.reason);
-    const ref = validateRef(args.rest[0] ?? "", args.target.config.deploy.allowedRefs);
-    if (!ref.ok) return this.refuse(actor, "deploy", words, ref.reason, args.target.name);
-    const target = args.target;
-    return this.engine.request(actor, "deploy", target, { ref: ref.value }, () => planDeploy(target, ref.value), { confirm: true });
+  async requestDeploy(actor: Actor, request: DeployRequest): Promise<RequestResult> {
+    const target = this.target(request);
+    if (!target.ok) return this.refuse(actor, "deploy", request, target.reason);
+    const ref = validateRef(request.ref, target.handle.config.deploy.allowedRefs);
+    if (!ref.ok) return this.refuse(actor, "deploy", request, ref.reason, request.target);
+    return this.engine.request(actor, "deploy", target.handle, { ref: ref.value }, () => planDeploy(target.handle, ref.value), { confirm: true });
   }
 
   /** `/rollback [sha|#deployment] [target]` */
-  async requestRollback(actor: Actor, words: readonly string[]): Promise<RequestResult> {
-    const args = splitTarget(this.deps, words, { required: 0, optional: 1, usage: "/rollback [sha|#deployment] [target]" });
-    if (!args.ok) return this.refuse(actor, "rollback", words, args.reason);
-    const to = parseRollbackArg(args.rest[0]);
-    if (!to.ok) return this.refuse(actor, "rollback", words, to.reason, args.target.name);
-    const target = args.target;
-    return this.engine.request(actor, "rollback", target, { to: to.value }, () => planRollback(target, this.deps, to.value), { confirm: true });
+  async requestRollback(actor: Actor, request: RollbackRequest): Promise<RequestResult> {
+    const target = this.target(request);
+    if (!target.ok) return this.refuse(actor, "rollback", request, target.reason);
+    let to = request.to;
+    if (to.kind === "sha") {
+      const sha = validateSha(to.sha);
+      if (!sha.ok) return this.refuse(actor, "rollback", request, `${sha.reason}, or a deployment id like #12`, request.target);
+      to = { kind: "sha", sha: sha.value };
+    }
+    const value = to;
+    return this.engine.request(actor, "rollback", target.handle, { to: value }, () => planRollback(target.handle, this.deps, value), { confirm: true });
   }
 
   /** `/scale <service> <n> [target]` */
-  async requestScale(actor: Actor, words: readonly string[]): Promise<RequestResult> {
-    const args = splitTarget(this.deps, words, { required: 2, optional: 0, usage: "/scale <service> <replicas> [target]" });
-    if (!args.ok) return this.refuse(actor, "scale", words, args.reason);
-    const target = args.target;
-    const service = validateServiceName(args.rest[0] ?? "", target.config.services);
-    if (!service.ok) return this.refuse(actor, "scale", words, `${service.reason} (only services listed under services: in opsgram.yml can be scaled)`, target.name);
-    const bounds = target.config.services[service.value]!;
-    const count = validateCount(args.rest[1] ?? "", bounds.min, bounds.max);
-    if (!count.ok) return this.refuse(actor, "scale", words, `${service.value}: ${count.reason}`, target.name);
-    return this.engine.request(actor, "scale", target, { service: service.value, replicas: count.value }, () => planScale(target, service.value, count.value), { confirm: true });
+  async requestScale(actor: Actor, request: ScaleRequest): Promise<RequestResult> {
+    const target = this.target(request);
+    if (!target.ok) return this.refuse(actor, "scale", request, target.reason);
+    const { config } = target.handle;
+    const service = validateServiceName(request.service, config.services);
+    if (!service.ok) return this.refuse(actor, "scale", request, `${service.reason} (only services listed under services: in opsgram.yml can be scaled)`, request.target);
+    const bounds = config.services[service.value]!;
+    const count = validateCount(request.replicas, bounds.min, bounds.max);
+    if (!count.ok) return this.refuse(actor, "scale", request, `${service.value}: ${count.reason}`, request.target);
+    const args = { service: service.value, replicas: count.value };
+    return this.engine.request(actor, "scale", target.handle, args, () => planScale(target.handle, service.value, count.value), { confirm: true });
   }
 
   /** `/backup [target]`: no confirmation (it changes nothing), but it takes the lock. */
-  async backup(actor: Actor, words: readonly string[]): Promise<RequestResult> {
-    const args = splitTarget(this.deps, words, { required: 0, optional: 0, usage: "/backup [target]" });
-    if (!args.ok) return this.refuse(actor, "backup", words, args.reason);
-    const target = args.target;
-    return this.engine.request(actor, "backup", target, {}, async () => planBackup(target), { confirm: false });
+  async backup(actor: Actor, request: TargetRequest): Promise<RequestResult> {
+    const target = this.target(request);
+    if (!target.ok) return this.refuse(actor, "backup", request, target.reason);
+    return this.engine.request(actor, "backup", target.handle, {}, async () => planBackup(target.handle), { confirm: false });
   }
 
   /** `/pause_payouts [target] [reason…]` */
-  async requestPausePayouts(actor: Actor, words: readonly string[]): Promise<RequestResult> {
-    return this.payouts(actor, words, true);
+  async requestPausePayouts(actor: Actor, request: ReasonRequest): Promise<RequestResult> {
+    return this.payouts(actor, request, true);
   }
 
   /** `/resume_payouts [target]` */
-  async requestResumePayouts(actor: Actor, words: readonly string[]): Promise<RequestResult> {
-    return this.payouts(actor, words, false);
+  async requestResumePayouts(actor: Actor, request: TargetRequest): Promise<RequestResult> {
+    return this.payouts(actor, { ...request, reason: null }, false);
   }
 
-  private async payouts(actor: Actor, words: readonly string[], pause: boolean): Promise<RequestResult> {
+  private async payouts(actor: Actor, request: ReasonRequest, pause: boolean): Promise<RequestResult> {
     const kind: OperationKind = pause ? "pause_payouts" : "resume_payouts";
-    const args = leadingTarget(this.deps, words);
-    if (!args.ok) return this.refuse(actor, kind, words, args.reason);
-    const target = args.target;
-    const reason = pause ? cleanReason(args.rest, MAX_REASON_LENGTH) : null;
-    const current = await this.deps.repos.payouts.get(target.name);
-    return this.engine.request(actor, kind, target, { reason }, async () => planPayouts(target, pause, reason, current, this.deps.clock.now()), { confirm: true });
+    const target = this.target(request);
+    if (!target.ok) return this.refuse(actor, kind, request, target.reason);
+    const reason = pause ? request.reason : null;
+    const current = await this.deps.repos.payouts.get(request.target);
+    const now = this.deps.clock.now();
+    return this.engine.request(actor, kind, target.handle, { reason }, async () => planPayouts(target.handle, pause, reason, current, now), { confirm: true });
   }
 
-  /** A button press: `op:c:<id>` confirms, `op:x:<id>` cancels. */
-  async press(actor: Actor, data: string): Promise<ButtonResult> {
-    const match = data.length <= MAX_BUTTON_DATA ? BUTTON_DATA_PATTERN.exec(data) : null;
-    if (!match) return { status: "refused", text: "This button is not known." };
-    const [, action, id] = match;
-    return action === "c" ? this.engine.confirm(id!, actor) : this.engine.cancel(id!, actor);
+  /** A press on [Confirm]; `pressedOn` is the message the button sat on (the plan's). */
+  async confirm(actor: Actor, operationId: string, pressedOn?: SentMessage): Promise<ButtonResult> {
+    return this.engine.confirm(operationId, actor, pressedOn);
   }
 
-  async confirm(actor: Actor, operationId: string): Promise<ButtonResult> {
-    return this.engine.confirm(operationId, actor);
-  }
-
-  async cancel(actor: Actor, operationId: string): Promise<ButtonResult> {
-    return this.engine.cancel(operationId, actor);
+  async cancel(actor: Actor, operationId: string, pressedOn?: SentMessage): Promise<ButtonResult> {
+    return this.engine.cancel(operationId, actor, pressedOn);
   }
 
   /** `/lock [target] [reason…]`: freezes mutating commands on a target. */
-  async lock(actor: Actor, words: readonly string[]): Promise<TextReply> {
-    const args = leadingTarget(this.deps, words);
-    if (!args.ok) return this.refuseText(actor, "lock", words, args.reason);
-    const reason = cleanReason(args.rest, MAX_REASON_LENGTH);
+  async lock(actor: Actor, request: ReasonRequest): Promise<LockReply> {
+    const target = this.target(request);
+    if (!target.ok) return this.refuse(actor, "lock", request, target.reason);
+    const { reason } = request;
     // No audit, no action: the request is on record before the lock table changes.
-    await this.deps.audit.append({ ...who(actor), action: "lock", target: args.target.name, args: { reason }, outcome: "requested", operationId: null, detail: null });
-    const result = await this.engine.locks.freeze(args.target.name, actor, reason);
-    if (result.status === "held") return this.refuseText(actor, "lock", words, describeLock(result.lock, this.deps.clock.now()), args.target.name);
-    await this.deps.audit.append({ ...who(actor), action: "lock", target: args.target.name, args: { reason }, outcome: "succeeded", operationId: null, detail: null });
-    return { status: "ok", text: `🧊 ${args.target.name} is frozen${reason ? `: ${reason}` : ""}. Mutating commands are refused until /unlock.` };
+    await this.deps.audit.append({ ...who(actor), action: "lock", target: request.target, args: { reason }, outcome: "requested", operationId: null, detail: null });
+    const result = await this.engine.locks.freeze(request.target, actor, reason);
+    if (result.status === "held") return this.busy(actor, "lock", request, result.lock);
+    await this.deps.audit.append({ ...who(actor), action: "lock", target: request.target, args: { reason }, outcome: "succeeded", operationId: null, detail: null });
+    return { status: "frozen", target: request.target, reason };
   }
 
   /** `/unlock [target]`: lifts a freeze, or clears the lock of an operation that is dead. */
-  async unlock(actor: Actor, words: readonly string[]): Promise<TextReply> {
-    const args = splitTarget(this.deps, words, { required: 0, optional: 0, usage: "/unlock [target]" });
-    if (!args.ok) return this.refuseText(actor, "unlock", words, args.reason);
-    const name = args.target.name;
+  async unlock(actor: Actor, request: TargetRequest): Promise<UnlockReply> {
+    const target = this.target(request);
+    if (!target.ok) return this.refuse(actor, "unlock", request, target.reason);
+    const name = request.target;
     await this.deps.audit.append({ ...who(actor), action: "unlock", target: name, args: null, outcome: "requested", operationId: null, detail: null });
     const result = await this.engine.locks.unfreeze(name);
-    if (result.status === "free") return { status: "ok", text: `${name} is not locked.` };
-    if (result.status === "held") {
-      return this.refuseText(actor, "unlock", words, `${describeLock(result.lock, this.deps.clock.now())} Its operation is alive; wait for it to finish.`, name);
-    }
-    await this.deps.audit.append({
-      ...who(actor),
-      action: "unlock",
-      target: name,
-      args: null,
-      outcome: "succeeded",
-      operationId: result.lock.operationId,
-      detail: { lifted: { kind: result.lock.kind, holder: result.lock.holderName, reason: result.lock.reason, since: result.lock.since.toISOString() } },
-    });
-    return { status: "ok", text: `🔓 ${name} is unlocked.` };
+    if (result.status === "free") return { status: "not-locked", target: name };
+    if (result.status === "held") return this.busy(actor, "unlock", request, result.lock);
+    const lifted = { kind: result.lock.kind, holder: result.lock.holderName, reason: result.lock.reason, since: result.lock.since.toISOString() };
+    await this.deps.audit.append({ ...who(actor), action: "unlock", target: name, args: null, outcome: "succeeded", operationId: result.lock.operationId, detail: { lifted } });
+    return { status: "unlocked", target: name };
   }
 
   /** `/backups [target]`: the recent backups. */
-  async listBackups(actor: Actor, words: readonly string[]): Promise<TextReply> {
-    const args = splitTarget(this.deps, words, { required: 0, optional: 0, usage: "/backups [target]" });
-    if (!args.ok) return this.refuseText(actor, "backups", words, args.reason);
-    const list = await this.deps.repos.backups.recent(args.target.name, 10);
-    return { status: "ok", text: renderBackups(args.target.name, list, this.deps.clock.now()) };
+  async listBackups(actor: Actor, request: TargetRequest): Promise<BackupsReply> {
+    const target = this.target(request);
+    if (!target.ok) return this.refuse(actor, "backups", request, target.reason);
+    const backups = await this.deps.repos.backups.recent(request.target, BACKUPS_LISTED);
+    return { status: "backups", target: request.target, backups, now: this.deps.clock.now() };
   }
 
-  /** The target a command would use, for handlers that need its name. */
-  target(name: string): TargetHandle | null {
-    const config = this.deps.config.targets[name];
-    const ports = this.deps.targets[name];
-    return config && ports ? { name, config, ports } : null;
-  }
-
-  private async refuse(actor: Actor, action: string, words: readonly string[], reason: string, target: string | null = null): Promise<RequestResult> {
-    await this.auditRefusal(actor, action, words, reason, target);
+  /**
+   * Audits a request the chat layer refused before it got here (usage, unknown target) and hands
+   * the reason back, so every refusal leaves the same row wherever it was decided.
+   */
+  async refuse(actor: Actor, action: string, request: { input: readonly string[] }, reason: string, target: string | null = null): Promise<{ status: "refused"; reason: string }> {
+    await this.deps.audit.append({ ...who(actor), action, target, args: { words: clipWords(request.input) }, outcome: "denied", operationId: null, detail: { reason } });
     return { status: "refused", reason };
   }
 
-  private async refuseText(actor: Actor, action: string, words: readonly string[], reason: string, target: string | null = null): Promise<TextReply> {
-    await this.auditRefusal(actor, action, words, reason, target);
-    return { status: "refused", reason };
+  private async busy(actor: Actor, action: string, request: TargetRequest, lock: LockRecord): Promise<Busy> {
+    const detail = { reason: "busy", lock: lockInfo(lock) };
+    await this.deps.audit.append({ ...who(actor), action, target: request.target, args: { words: clipWords(request.input) }, outcome: "denied", operationId: null, detail });
+    return { status: "busy", lock, at: this.deps.clock.now() };
   }
 
-  private async auditRefusal(actor: Actor, action: string, words: readonly string[], reason: string, target: string | null): Promise<void> {
-    await this.deps.audit.append({ ...who(actor), action, target, args: { words: clipWords(words) }, outcome: "denied", operationId: null, detail: { reason } });
+  private target(request: TargetRequest): { ok: true; handle: TargetHandle } | { ok: false; reason: string } {
+    const handle = lookupTarget(this.deps, request.target);
+    if (handle) return { ok: true, handle };
+    const configured = Object.hasOwn(this.deps.config.targets, request.target);
+    return { ok: false, reason: configured ? `Target ${request.target} is configured but not connected.` : `Unknown target ${JSON.stringify(request.target)}.` };
   }
 }

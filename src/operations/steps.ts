@@ -1,10 +1,19 @@
 import { toCommandLine } from "../commands/quote.js";
 import { StepFailedError } from "./errors.js";
-import type { StepView } from "./progress.js";
 import type { Clock, ExecOptions, ExecResult, RemoteShell } from "../shared/ports.js";
 
 /** Bytes of output kept per step for the failure document. */
 const MAX_STEP_OUTPUT = 2 * 1024 * 1024;
+
+export type StepState = "pending" | "running" | "done" | "failed" | "skipped";
+
+/** One step as the progress line shows it. */
+export interface StepView {
+  title: string;
+  state: StepState;
+  /** Shown instead of the title once done, e.g. "backup 12.3 MB", "healthy in 4.2 s". */
+  summary?: string | undefined;
+}
 
 /** How a step ended, for the audit row and the operation's result. */
 export interface StepRecord {

@@ -19,3 +19,23 @@ export function formatDuration(ms: number): string {
 export function formatAgo(then: Date, now: Date): string {
   return `${formatDuration(Math.max(0, now.getTime() - then.getTime())).replace(/ \d+ s$/, "")} ago`;
 }
+
+/** The last `n` non-empty lines of command output. */
+export function lastLines(output: string, n: number): string {
+  const lines = output.replace(/\r/g, "").split("\n");
+  while (lines.length > 0 && lines[lines.length - 1]!.trim() === "") lines.pop();
+  return lines.slice(-n).join("\n");
+}
+
+/** "12.3 MB" for a byte count. */
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  const units = ["KB", "MB", "GB", "TB"];
+  let value = bytes / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value.toFixed(1)} ${units[unit]}`;
+}

@@ -155,6 +155,11 @@ export interface MessageOptions {
   buttons?: InlineButton[][];
   /** Send as HTML (callers escape with escapeHtml). Default plain text. */
   html?: boolean;
+  /**
+   * Skip the per-chat pacing gap (the request still waits its turn in the chat's order). For
+   * callers that pace themselves, and for an operation's final word, which must not wait.
+   */
+  unpaced?: boolean;
 }
 
 export interface SentMessage {

@@ -24,12 +24,14 @@ import { systemClock, type Clock, type ExecOptions, type ExecResult, type Remote
 import { startSandbox, type Sandbox } from "../sandbox/index.js";
 import { createTestDatabase } from "../support/db.js";
 import { INJECTION_PAYLOADS, MARKER } from "../support/injection-corpus.js";
-import { RecordingNotifier, alice, bob } from "../unit/operations-fakes.js";
+import { RecordingNotifier, alice, bob, chatOf } from "../unit/operations-fakes.js";
 import { run, type RunnerHandle } from "@grammyjs/runner";
 import { Api } from "grammy";
 import { createBot } from "../../src/bot/bot.js";
 import { createOperationsFeature } from "../../src/bot/handlers/operations.js";
 import { createStatusFeature } from "../../src/bot/handlers/status.js";
+import { CONFIRM_PREFIX } from "../../src/bot/operations/callback-data.js";
+import { ChatReporter } from "../../src/bot/operations/chat-reporter.js";
 import { ProcessedUpdates } from "../../src/infra/db/processed-updates.js";
 import { TelegramNotifier } from "../../src/infra/telegram/notifier.js";
 import { BotApiEmulator } from "../emulator/bot-api-emulator.js";
@@ -105,7 +107,7 @@ function makeOps(options: { config?: OpsFile; clock?: Clock; notifier?: Recordin
   const ops = createOperations({
     repos,
     audit,
-    notifier,
+    reporter: new ChatReporter(notifier, options.clock ?? systemClock, log),
     targets: { prod: { shell, docker: connections.docker } },
     config: options.config ?? config,
     clock: options.clock ?? systemClock,
@@ -151,7 +153,7 @@ describe("deploy, against the sandbox VPS", () => {
   it("v1 → v2: a double press runs once, web serves v2, the deployment row and the audit trail are written", async () => {
     const { ops, notifier } = makeOps();
     expect(await version()).toBe("v1");
-    const planned = await ops.service.requestDeploy(alice, ["release/v2"]);
+    const planned = await chatOf(ops).deploy(alice, ["release/v2"]);
     expect(planned.status).toBe("planned");
     if (planned.status !== "planned") return;
     const plan = notifier.messages[0]!.texts[0]!;
@@ -189,15 +191,15 @@ describe("deploy, against the sandbox VPS", () => {
     const { ops, notifier } = makeOps();
     const carol = { chatId: -200, userId: 3, username: "carol" };
     // Both ask for the same broken version, so whichever press wins, the outcome is the same.
-    const [first, second] = await Promise.all([ops.service.requestDeploy(alice, ["broken"]), ops.service.requestDeploy(carol, ["broken"])]);
+    const [first, second] = await Promise.all([chatOf(ops).deploy(alice, ["broken"]), chatOf(ops).deploy(carol, ["broken"])]);
     if (first.status !== "planned" || second.status !== "planned") throw new Error(`not planned: ${JSON.stringify([first, second])}`);
-    const [a, b] = await Promise.all([ops.service.confirm(bob, first.operationId), ops.service.confirm(carol, second.operationId)]);
+    const [a, b] = await Promise.all([chatOf(ops).press(bob, `${CONFIRM_PREFIX}${first.operationId}`), chatOf(ops).press(carol, `${CONFIRM_PREFIX}${second.operationId}`)]);
     const [winner, loser] = a.status === "confirmed" ? [a, b] : [b, a];
     expect(winner.status).toBe("confirmed");
     expect(loser.status).toBe("refused");
     if (loser.status === "refused") expect(loser.text).toMatch(/prod is busy: @(alice|carol) is running deploy broken since/);
     // While it runs, a new request is refused up front, naming the holder.
-    const third = await ops.service.requestDeploy(bob, ["main"]);
+    const third = await chatOf(ops).deploy(bob, ["main"]);
     expect(third.status).toBe("refused");
     if (third.status === "refused") expect(third.reason).toMatch(/busy: @(alice|carol) is running deploy broken since \d\d:\d\d:\d\d UTC/);
     if (winner.status !== "confirmed") return;
@@ -219,7 +221,7 @@ describe("deploy, against the sandbox VPS", () => {
 
   it("an unknown ref is a clear error and no confirmation is offered", async () => {
     const { ops, notifier } = makeOps();
-    const result = await ops.service.requestDeploy(alice, ["release/v9"]);
+    const result = await chatOf(ops).deploy(alice, ["release/v9"]);
     expect(result).toMatchObject({ status: "refused", reason: expect.stringContaining('ref "release/v9" was not found on origin') });
     expect(notifier.messages).toHaveLength(0);
   });
@@ -227,7 +229,7 @@ describe("deploy, against the sandbox VPS", () => {
   it("/rollback with no argument returns to the commit before the last successful deployment", async () => {
     const { ops, notifier } = makeOps();
     const last = await repos.deployments.lastSucceeded("prod");
-    const planned = await ops.service.requestRollback(alice, []);
+    const planned = await chatOf(ops).rollback(alice, []);
     if (planned.status !== "planned") throw new Error(JSON.stringify(planned));
     expect(notifier.messages[0]!.texts[0]).toContain("The database is NOT restored");
     const pressed = await ops.service.confirm(bob, planned.operationId);
@@ -244,7 +246,7 @@ describe("scale, backup, payouts, against the sandbox VPS", () => {
     const { ops } = makeOps();
     expect(await runningReplicas("worker")).toBe(1);
     for (const n of [3, 1]) {
-      const planned = await ops.service.requestScale(alice, ["worker", String(n)]);
+      const planned = await chatOf(ops).scale(alice, ["worker", String(n)]);
       if (planned.status !== "planned") throw new Error(JSON.stringify(planned));
       const pressed = await ops.service.confirm(bob, planned.operationId);
       if (pressed.status !== "confirmed") throw new Error(JSON.stringify(pressed));
@@ -252,7 +254,7 @@ describe("scale, backup, payouts, against the sandbox VPS", () => {
       expect(await runningReplicas("worker")).toBe(n);
     }
     const before = shell.calls.length;
-    const over = await ops.service.requestScale(alice, ["worker", "4"]);
+    const over = await chatOf(ops).scale(alice, ["worker", "4"]);
     expect(over).toMatchObject({ status: "refused", reason: expect.stringContaining("allowed 1 to 3") });
     expect(shell.calls.length).toBe(before);
     expect(await runningReplicas("worker")).toBe(1);
@@ -262,7 +264,7 @@ describe("scale, backup, payouts, against the sandbox VPS", () => {
     const { ops } = makeOps();
     const paths: string[] = [];
     for (let i = 0; i < 2; i++) {
-      const started = await ops.service.backup(alice, []);
+      const started = await chatOf(ops).backup(alice, []);
       if (started.status !== "started") throw new Error(JSON.stringify(started));
       const final = await started.done;
       expect(final.status).toBe("succeeded");
@@ -281,7 +283,7 @@ describe("scale, backup, payouts, against the sandbox VPS", () => {
     expect(rows.map((r) => r.status)).toEqual(["succeeded", "pruned"]);
     expect(existsSync(paths[0]!)).toBe(false);
     expect(rows[0]).toMatchObject({ path: newest, sizeBytes: statSync(newest).size });
-    const list = await ops.service.listBackups(alice, []);
+    const list = await chatOf(ops).backups(alice, []);
     expect(list.status === "ok" && list.text).toContain(newest);
   });
 
@@ -289,16 +291,16 @@ describe("scale, backup, payouts, against the sandbox VPS", () => {
     const { ops } = makeOps();
     const redisGet = () => execFileSync("redis-cli", [...sandbox.redis.cliArgs, "GET", "system:pause_payouts"], { encoding: "utf8" }).trim();
     expect(redisGet()).toBe("");
-    const pause = await ops.service.requestPausePayouts(alice, ["chargeback", "spike"]);
+    const pause = await chatOf(ops).pausePayouts(alice, ["chargeback", "spike"]);
     if (pause.status !== "planned") throw new Error(JSON.stringify(pause));
     const p = await ops.service.confirm(alice, pause.operationId);
     if (p.status !== "confirmed") throw new Error(JSON.stringify(p));
     expect((await p.done).status).toBe("succeeded");
     expect(redisGet()).toBe("1");
-    const status = await ops.status.status(bob, []);
+    const status = await chatOf(ops).statusOf(bob, []);
     expect(status.status === "ok" && status.html).toMatch(/payouts PAUSED by @alice .*ago: chargeback spike/);
 
-    const resume = await ops.service.requestResumePayouts(bob, []);
+    const resume = await chatOf(ops).resumePayouts(bob, []);
     if (resume.status !== "planned") throw new Error(JSON.stringify(resume));
     const r = await ops.service.confirm(bob, resume.operationId);
     if (r.status !== "confirmed") throw new Error(JSON.stringify(r));
@@ -310,7 +312,7 @@ describe("scale, backup, payouts, against the sandbox VPS", () => {
   it("/status shows the live commit, replicas and health, last deploy, lock and backup; /logs tails a service", async () => {
     const { ops } = makeOps();
     const started = Date.now();
-    const status = await ops.status.status(alice, ["prod"]);
+    const status = await chatOf(ops).statusOf(alice, ["prod"]);
     expect(Date.now() - started).toBeLessThan(5_000);
     if (status.status !== "ok") throw new Error(JSON.stringify(status));
     expect(status.html).toContain(`<code>${head().slice(0, 7)}</code>`);
@@ -318,9 +320,9 @@ describe("scale, backup, payouts, against the sandbox VPS", () => {
     expect(status.html).toMatch(/deploy: ✅ #\d+ rollback/);
     expect(status.html).toContain("lock: free");
     expect(status.html).toMatch(/backup: .*ago · [\d.]+ KB/);
-    const logs = await ops.status.logs(alice, ["web", "5"]);
+    const logs = await chatOf(ops).logs(alice, ["web", "5"]);
     expect(logs.status).toBe("ok");
-    expect(await ops.status.logs(alice, ["nope"])).toMatchObject({ status: "refused", reason: expect.stringContaining("web, worker") });
+    expect(await chatOf(ops).logs(alice, ["nope"])).toMatchObject({ status: "refused", reason: expect.stringContaining("web, worker") });
     // The gate used when no health URL is configured, on the real engine: web healthy, worker running.
     const probe = containersProbe(connections.docker, sandbox.composeProject);
     expect((await probe(2_000)).healthy).toBe(false); // the first look only settles
@@ -334,7 +336,7 @@ describe("approvals and recovery, against real Postgres", () => {
     const { ops, notifier } = makeOps({ clock, config: buildConfig({ fourEyes: true }) });
     const before = head();
 
-    const expiring = await ops.service.requestScale(alice, ["worker", "2"]);
+    const expiring = await chatOf(ops).scale(alice, ["worker", "2"]);
     if (expiring.status !== "planned") throw new Error(JSON.stringify(expiring));
     clock.offsetMs = 61_000;
     expect(await ops.engine.expireDue()).toBe(1);
@@ -342,12 +344,12 @@ describe("approvals and recovery, against real Postgres", () => {
     expect(await ops.service.confirm(bob, expiring.operationId)).toMatchObject({ status: "refused" });
     clock.offsetMs = 0;
 
-    const cancelled = await ops.service.requestScale(alice, ["worker", "2"]);
+    const cancelled = await chatOf(ops).scale(alice, ["worker", "2"]);
     if (cancelled.status !== "planned") throw new Error(JSON.stringify(cancelled));
     expect((await ops.service.cancel(bob, cancelled.operationId)).status).toBe("cancelled");
     expect(await ops.service.confirm(bob, cancelled.operationId)).toMatchObject({ status: "refused" });
 
-    const own = await ops.service.requestScale(alice, ["worker", "2"]);
+    const own = await chatOf(ops).scale(alice, ["worker", "2"]);
     if (own.status !== "planned") throw new Error(JSON.stringify(own));
     expect(await ops.service.confirm(alice, own.operationId)).toMatchObject({ status: "refused", text: expect.stringContaining("Four eyes") });
     expect((await repos.operations.get(own.operationId))?.status).toBe("awaiting_confirmation");
@@ -364,11 +366,11 @@ describe("approvals and recovery, against real Postgres", () => {
 
   it("/lock freezes mutating commands until /unlock, and says who froze it and why", async () => {
     const { ops } = makeOps();
-    expect(await ops.service.lock(alice, ["prod", "hand", "migration"])).toMatchObject({ status: "ok" });
-    expect(await ops.service.requestScale(bob, ["worker", "2"])).toMatchObject({ status: "refused", reason: expect.stringMatching(/prod is frozen by @alice since .*: hand migration/) });
-    expect(await ops.service.backup(bob, [])).toMatchObject({ status: "refused" });
-    expect(await ops.service.lock(bob, [])).toMatchObject({ status: "refused" });
-    expect(await ops.service.unlock(bob, [])).toMatchObject({ status: "ok", text: "🔓 prod is unlocked." });
+    expect(await chatOf(ops).lock(alice, ["prod", "hand", "migration"])).toMatchObject({ status: "ok" });
+    expect(await chatOf(ops).scale(bob, ["worker", "2"])).toMatchObject({ status: "refused", reason: expect.stringMatching(/prod is frozen by @alice since .*: hand migration/) });
+    expect(await chatOf(ops).backup(bob, [])).toMatchObject({ status: "refused" });
+    expect(await chatOf(ops).lock(bob, [])).toMatchObject({ status: "refused" });
+    expect(await chatOf(ops).unlock(bob, [])).toMatchObject({ status: "ok", text: "🔓 prod is unlocked." });
     expect(await repos.locks.get("prod")).toBeNull();
   });
 
@@ -378,7 +380,7 @@ describe("approvals and recovery, against real Postgres", () => {
     await repos.deployments.insert({ operationId: id, target: "prod", kind: "deploy", ref: "main", sha: sandbox.versions.v1, previousSha: head(), status: "running", requestedBy: 1, requestedByName: "alice", startedAt: new Date() });
     await repos.locks.insertIfFree({ target: "prod", kind: "operation", operationId: id, holderUserId: 1, holderName: "alice", reason: "deploy main", since: new Date(), heartbeatAt: new Date() });
     const { ops, notifier } = makeOps();
-    expect(await ops.service.requestScale(bob, ["worker", "2"])).toMatchObject({ status: "refused", reason: expect.stringContaining("busy") });
+    expect(await chatOf(ops).scale(bob, ["worker", "2"])).toMatchObject({ status: "refused", reason: expect.stringContaining("busy") });
     const recovered = await ops.start();
     expect(recovered).toEqual([expect.objectContaining({ operationId: id, lock: "released", state: expect.objectContaining({ ok: true, headSha: head() }) })]);
     expect((await repos.operations.get(id))?.status).toBe("interrupted");
@@ -395,10 +397,10 @@ describe("approvals and recovery, against real Postgres", () => {
     const awaitingBefore = (await repos.operations.listByStatus(["awaiting_confirmation"])).length;
     for (const { name, value } of INJECTION_PAYLOADS) {
       for (const attempt of [
-        () => ops.service.requestDeploy(alice, [value]),
-        () => ops.service.requestScale(alice, [value, "2"]),
-        () => ops.service.requestScale(alice, ["worker", value]),
-        () => ops.status.logs(alice, [value]),
+        () => chatOf(ops).deploy(alice, [value]),
+        () => chatOf(ops).scale(alice, [value, "2"]),
+        () => chatOf(ops).scale(alice, ["worker", value]),
+        () => chatOf(ops).logs(alice, [value]),
       ]) {
         const result = await attempt();
         expect(result.status, name).toBe("refused");
@@ -425,7 +427,7 @@ describe("through grammY and the Bot API emulator (in-process bot, same sandbox)
     emulator = await BotApiEmulator.start();
     const api = new Api(emulator.token, { apiRoot: emulator.apiRoot });
     const notifier = new TelegramNotifier(api, { perChatIntervalMs: 200 });
-    ops = createOperations({ repos, audit, notifier, targets: { prod: { shell, docker: connections.docker } }, config, clock: systemClock, log });
+    ops = createOperations({ repos, audit, reporter: new ChatReporter(notifier, systemClock, log), targets: { prod: { shell, docker: connections.docker } }, config, clock: systemClock, log });
     running.push(ops);
     const bot = createBot({
       token: emulator.token,
@@ -433,7 +435,7 @@ describe("through grammY and the Bot API emulator (in-process bot, same sandbox)
       rules: { adminChatIds: [GROUP.id], adminUserIds: [ONCALL.id, SECOND.id] },
       audit,
       processedUpdates: new ProcessedUpdates(database.db),
-      features: [createOperationsFeature({ service: ops.service }), createStatusFeature({ status: ops.status })],
+      features: [createOperationsFeature({ chat: chatOf(ops) }), createStatusFeature({ chat: chatOf(ops) })],
       log,
       configureApi: () => {},
       botInfo: await api.getMe(),
@@ -466,6 +468,11 @@ describe("through grammY and the Bot API emulator (in-process bot, same sandbox)
     expect(done.text).toMatch(/✅ deployed \w{7} \(v2\.0\.0\) in/);
     expect(done.replyMarkup).toBeUndefined();
     expect(await version()).toBe("v2");
+    // Measured, not asserted (a fixed window flakes on a loaded box; the unit tests pin the cause):
+    // the final edit is no longer paced, so it follows the last step's audit row closely.
+    const lastStep = (await audit.recent(50)).find((e) => e.action === "deploy.step" && (e.detail as { step?: { id?: string } } | null)?.step?.id === "health")!;
+    const lagMs = done.at.getTime() - lastStep.createdAt.getTime();
+    console.log(`[timing] last step's audit row → ✅ edit at the emulator: ${lagMs} ms`);
     // Progress edits of that one message stayed around one per second.
     const edits = emulator.edits.filter((e) => e.messageId === plan.messageId);
     const spanS = (edits.at(-1)!.at.getTime() - edits[0]!.at.getTime()) / 1000;

@@ -135,4 +135,16 @@ describe("configureApi (auto-retry with bounds)", () => {
     await expect(api.sendMessage(-100, "x")).rejects.toBeInstanceOf(HttpError);
     expect(calls).toHaveLength(1);
   });
+
+  it("an unpaced edit skips the per-chat gap but keeps the chat's order", async () => {
+    const { api, calls } = fakeApi([]);
+    const time = fakeTime();
+    const notifier = new TelegramNotifier(api, { ...time, perChatIntervalMs: 1000 });
+    const sent = await notifier.send(1, "plan");
+    await notifier.edit(sent, "paced");
+    expect(time.sleeps).toEqual([1000]);
+    await notifier.edit(sent, "✅ final", { unpaced: true });
+    expect(time.sleeps).toEqual([1000]);
+    expect(calls.map((c) => c.payload.text)).toEqual(["plan", "paced", "✅ final"]);
+  });
 });

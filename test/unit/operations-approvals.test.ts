@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { createOperations } from "../../src/operations/index.js";
-import { CONFIRM_PREFIX } from "../../src/operations/approvals.js";
-import { JumpClock, alice, bob, makeDeps, opsConfig } from "./operations-fakes.js";
+import { CONFIRM_PREFIX } from "../../src/bot/operations/callback-data.js";
+import { JumpClock, alice, bob, makeDeps, opsConfig, chatOf } from "./operations-fakes.js";
 import { SHA, fakeRepo } from "./operations-fake-repo.js";
 
 const healthy = { deploy: { healthcheck: { url: "http://127.0.0.1:8080/health", timeoutSeconds: 5, intervalSeconds: 1 } } };
@@ -16,7 +16,7 @@ function setup(top: Record<string, unknown> = {}) {
 describe("approval state machine", () => {
   it("a request becomes a plan under Confirm/Cancel buttons whose data fits in 64 bytes, with the requested audit row first", async () => {
     const { ops, notifier, repos, audit, shell } = setup();
-    const planned = await ops.service.requestDeploy(alice, ["main"]);
+    const planned = await chatOf(ops).deploy(alice, ["main"]);
     expect(planned.status).toBe("planned");
     if (planned.status !== "planned") return;
     const op = await repos.operations.get(planned.operationId);
@@ -36,10 +36,10 @@ describe("approval state machine", () => {
 
   it("a double press runs once", async () => {
     const { ops, repos, shell, audit } = setup();
-    const planned = await ops.service.requestDeploy(alice, ["main"]);
+    const planned = await chatOf(ops).deploy(alice, ["main"]);
     if (planned.status !== "planned") throw new Error("not planned");
     const data = `${CONFIRM_PREFIX}${planned.operationId}`;
-    const [a, b] = await Promise.all([ops.service.press(bob, data), ops.service.press(bob, data)]);
+    const [a, b] = await Promise.all([chatOf(ops).press(bob, data), chatOf(ops).press(bob, data)]);
     const results = [a, b];
     expect(results.filter((r) => r.status === "confirmed")).toHaveLength(1);
     expect(results.filter((r) => r.status === "refused")).toHaveLength(1);
@@ -49,13 +49,13 @@ describe("approval state machine", () => {
     expect(audit.outcomes(planned.operationId).filter((o) => o === "confirmed")).toHaveLength(1);
     expect((await repos.operations.get(planned.operationId))?.status).toBe("succeeded");
     // A third press, after it is done, changes nothing.
-    const late = await ops.service.press(bob, data);
+    const late = await chatOf(ops).press(bob, data);
     expect(late).toMatchObject({ status: "refused", text: "Already done: succeeded." });
   });
 
   it("four eyes: the requester cannot confirm, someone else can", async () => {
     const { ops, repos, audit } = setup({ fourEyes: true });
-    const planned = await ops.service.requestDeploy(alice, ["main"]);
+    const planned = await chatOf(ops).deploy(alice, ["main"]);
     if (planned.status !== "planned") throw new Error("not planned");
     const own = await ops.service.confirm(alice, planned.operationId);
     expect(own.status).toBe("refused");
@@ -69,7 +69,7 @@ describe("approval state machine", () => {
 
   it("an expired plan cannot be confirmed; the sweeper edits its message and audits it", async () => {
     const { ops, repos, notifier, clock, audit, shell } = setup();
-    const planned = await ops.service.requestDeploy(alice, ["main"]);
+    const planned = await chatOf(ops).deploy(alice, ["main"]);
     if (planned.status !== "planned") throw new Error("not planned");
     const before = shell.calls.length;
     (clock as JumpClock).t += 301_000;
@@ -85,7 +85,7 @@ describe("approval state machine", () => {
 
   it("a press after the deadline but before the sweep also expires it, and nothing runs", async () => {
     const { ops, repos, clock, shell } = setup();
-    const planned = await ops.service.requestDeploy(alice, ["main"]);
+    const planned = await chatOf(ops).deploy(alice, ["main"]);
     if (planned.status !== "planned") throw new Error("not planned");
     const before = shell.calls.length;
     (clock as JumpClock).t += 300_000;
@@ -97,7 +97,7 @@ describe("approval state machine", () => {
 
   it("cancel ends it as cancelled; a later confirm is refused", async () => {
     const { ops, repos, notifier, audit, shell } = setup();
-    const planned = await ops.service.requestDeploy(alice, ["main"]);
+    const planned = await chatOf(ops).deploy(alice, ["main"]);
     if (planned.status !== "planned") throw new Error("not planned");
     const before = shell.calls.length;
     expect((await ops.service.cancel(bob, planned.operationId)).status).toBe("cancelled");
@@ -110,18 +110,19 @@ describe("approval state machine", () => {
 
   it("a second request on a busy target is refused with the holder; a second confirm waits for the lock", async () => {
     const { ops, repos } = setup();
-    const first = await ops.service.requestDeploy(alice, ["main"]);
-    const second = await ops.service.requestDeploy(bob, ["v1"]);
+    const first = await chatOf(ops).deploy(alice, ["main"]);
+    const second = await chatOf(ops).deploy(bob, ["v1"]);
     if (first.status !== "planned" || second.status !== "planned") throw new Error("not planned");
     // Hold the lock by confirming the first but not letting it finish: fake a running holder.
     await repos.operations.transition(first.operationId, ["awaiting_confirmation"], "running");
     await repos.locks.insertIfFree({ target: "prod", kind: "operation", operationId: first.operationId, holderUserId: 1, holderName: "alice", reason: "deploy main", since: new Date(), heartbeatAt: new Date() });
-    const third = await ops.service.requestDeploy(bob, ["v2"]);
+    const third = await chatOf(ops).deploy(bob, ["v2"]);
     expect(third.status).toBe("refused");
     if (third.status === "refused") expect(third.reason).toMatch(/prod is busy: @alice is running deploy main since/);
-    const press = await ops.service.confirm(alice, second.operationId);
-    expect(press.status).toBe("refused");
-    if (press.status === "refused") expect(press.text).toContain("busy");
+    const busy = await ops.service.confirm(alice, second.operationId);
+    expect(busy).toMatchObject({ status: "busy", lock: { operationId: first.operationId, holderName: "alice" } });
+    const press = await chatOf(ops).press(alice, `${CONFIRM_PREFIX}${second.operationId}`);
+    expect(press).toMatchObject({ status: "refused", text: expect.stringMatching(/^prod is busy: @alice is running deploy main since .* Press Confirm again once it is free\.$/) });
     // The second plan stays valid and runs once the lock is free.
     expect((await repos.operations.get(second.operationId))?.status).toBe("awaiting_confirmation");
     await repos.locks.releaseOperation("prod", first.operationId);
@@ -130,9 +131,46 @@ describe("approval state machine", () => {
     expect((await repos.operations.get(second.operationId))?.status).toBe("succeeded");
   });
 
+  it("the run holds the target only inside withLock: held while it runs, free before the ✅ is sent", async () => {
+    const { ops, repos, deps } = setup();
+    const planned = await chatOf(ops).deploy(alice, ["main"]);
+    if (planned.status !== "planned") throw new Error("not planned");
+    const heldDuringSteps: (string | null)[] = [];
+    const lockAtFinal: (string | null)[] = [];
+    const progress = deps.reporter.progress.bind(deps.reporter);
+    deps.reporter.progress = (op, snapshot) => {
+      void repos.locks.get("prod").then((l) => heldDuringSteps.push(l?.operationId ?? null));
+      progress(op, snapshot);
+    };
+    const finished = deps.reporter.finished.bind(deps.reporter);
+    deps.reporter.finished = async (op, report) => {
+      lockAtFinal.push((await repos.locks.get("prod"))?.operationId ?? null);
+      return finished(op, report);
+    };
+    const pressed = await ops.service.confirm(bob, planned.operationId);
+    if (pressed.status !== "confirmed") throw new Error("not confirmed");
+    expect((await pressed.done).status).toBe("succeeded");
+    expect(heldDuringSteps.length).toBeGreaterThan(0);
+    expect(heldDuringSteps.every((id) => id === planned.operationId)).toBe(true);
+    expect(lockAtFinal).toEqual([null]);
+  });
+
+  it("a press that overtakes the write of the plan's message id still gets its progress and ✅ on that message", async () => {
+    const { ops, repos, notifier } = setup();
+    const planned = await chatOf(ops).deploy(alice, ["main"]);
+    if (planned.status !== "planned" || !planned.message) throw new Error("not planned");
+    // As if setMessage had not landed yet when the press arrived.
+    repos.operations.rows.get(planned.operationId)!.messageId = null;
+    const pressed = await chatOf(ops).press(bob, `${CONFIRM_PREFIX}${planned.operationId}`, planned.message);
+    if (pressed.status !== "confirmed") throw new Error(JSON.stringify(pressed));
+    expect((await pressed.done).status).toBe("succeeded");
+    expect(notifier.last(planned.message.messageId)).toMatch(/✅ deployed <code>2222222<\/code> \(main\) in/);
+    expect((await repos.operations.get(planned.operationId))?.messageId).toBe(planned.message.messageId);
+  });
+
   it("an unknown ref is refused with a clear error and no buttons", async () => {
     const { ops, notifier, repos } = setup();
-    const result = await ops.service.requestDeploy(alice, ["release/nope"]);
+    const result = await chatOf(ops).deploy(alice, ["release/nope"]);
     expect(result.status).toBe("refused");
     if (result.status === "refused") expect(result.reason).toMatch(/ref "release\/nope" was not found on origin/);
     expect(notifier.messages).toHaveLength(0);
@@ -142,14 +180,14 @@ describe("approval state machine", () => {
   it("the operation survives a chat that is down: the plan is stored even when the message fails", async () => {
     const { ops, notifier, repos } = setup();
     notifier.failSends = true;
-    const planned = await ops.service.requestDeploy(alice, ["main"]);
+    const planned = await chatOf(ops).deploy(alice, ["main"]);
     expect(planned).toMatchObject({ status: "planned", message: null });
     if (planned.status === "planned") expect((await repos.operations.get(planned.operationId))?.status).toBe("awaiting_confirmation");
   });
 
   it("no audit, no action: when the confirmed row cannot be written, nothing runs", async () => {
     const { ops, audit, shell, repos } = setup();
-    const planned = await ops.service.requestDeploy(alice, ["main"]);
+    const planned = await chatOf(ops).deploy(alice, ["main"]);
     if (planned.status !== "planned") throw new Error("not planned");
     const before = shell.calls.length;
     audit.append = async () => {

@@ -16,10 +16,10 @@ import {
   removeFile,
   testNonEmpty,
   utcStamp,
-} from "../../src/operations/backup-commands.js";
+} from "../../src/commands/backup.js";
 import { toCommandLine } from "../../src/commands/quote.js";
 import { createOperations } from "../../src/operations/index.js";
-import { JumpClock, alice, makeDeps, opsConfig, FakeShell } from "./operations-fakes.js";
+import { JumpClock, alice, makeDeps, opsConfig, FakeShell, chatOf } from "./operations-fakes.js";
 
 const at = new Date(Date.UTC(2026, 10, 22, 3, 4, 5, 678));
 
@@ -83,7 +83,7 @@ describe("/backup operation (fakes)", () => {
     const env = makeDeps({ shell, clock, config: opsConfig({ backup: { command: "pg_dump -Fc app", dir: "/var/backups/app", keep: 2 } }) });
     const ops = createOperations(env.deps);
     for (let i = 0; i < 3; i++) {
-      const started = await ops.service.backup(alice, []);
+      const started = await chatOf(ops).backup(alice, []);
       if (started.status !== "started") throw new Error(JSON.stringify(started));
       expect((await started.done).status).toBe("succeeded");
       clock.t += 3600_000;
@@ -97,7 +97,7 @@ describe("/backup operation (fakes)", () => {
     expect(env.notifier.messages.every((m) => (m.options[0]?.buttons ?? []).length === 0)).toBe(true);
     expect(env.audit.events.filter((e) => e.action === "backup").map((e) => e.outcome)).toEqual(Array(3).fill(["requested", "started", "succeeded"]).flat());
     expect(await env.repos.locks.get("prod")).toBeNull();
-    const list = await ops.service.listBackups(alice, []);
+    const list = await chatOf(ops).backups(alice, []);
     expect(list.status === "ok" && list.text).toMatch(/– \(pruned\)/);
   });
 
@@ -105,7 +105,7 @@ describe("/backup operation (fakes)", () => {
     const shell = new FakeShell((cmd) => (Array.isArray(cmd) && cmd[0] === "test" && cmd[1] === "-s" ? { code: 1 } : { code: 0 }));
     const env = makeDeps({ shell, config: opsConfig({ backup: { command: "pg_dump -Fc app", dir: "/var/backups/app" } }) });
     const ops = createOperations(env.deps);
-    const started = await ops.service.backup(alice, []);
+    const started = await chatOf(ops).backup(alice, []);
     if (started.status !== "started") throw new Error("not started");
     expect((await started.done).status).toBe("failed");
     expect(shell.lines.at(-1)).toMatch(/^rm -f \/var\/backups\/app\/prod-.*\.dump\.partial$/);
@@ -116,8 +116,8 @@ describe("/backup operation (fakes)", () => {
     const env = makeDeps({ config: opsConfig({ backup: { command: "x", dir: "/b" } }) });
     const ops = createOperations(env.deps);
     await ops.locks.freeze("prod", alice, "maintenance");
-    expect(await ops.service.backup(alice, [])).toMatchObject({ status: "refused", reason: expect.stringContaining("frozen by @alice") });
+    expect(await chatOf(ops).backup(alice, [])).toMatchObject({ status: "refused", reason: expect.stringContaining("frozen by @alice") });
     const bare = createOperations(makeDeps().deps);
-    expect(await bare.service.backup(alice, [])).toMatchObject({ status: "refused", reason: expect.stringContaining("No backup is configured") });
+    expect(await chatOf(bare).backup(alice, [])).toMatchObject({ status: "refused", reason: expect.stringContaining("No backup is configured") });
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { createOperations } from "../../src/operations/index.js";
-import { JumpClock, alice, bob, makeDeps, opsConfig } from "./operations-fakes.js";
+import { JumpClock, alice, bob, makeDeps, opsConfig, chatOf } from "./operations-fakes.js";
 import { SHA, fakeRepo, type FakeRepoState } from "./operations-fake-repo.js";
 
 function setup(target: Record<string, unknown> = {}, repo: Partial<FakeRepoState> = {}) {
@@ -18,7 +18,7 @@ function setup(target: Record<string, unknown> = {}, repo: Partial<FakeRepoState
 }
 
 async function deploy(env: ReturnType<typeof setup>, ref: string) {
-  const planned = await env.ops.service.requestDeploy(alice, [ref]);
+  const planned = await chatOf(env.ops).deploy(alice, [ref]);
   if (planned.status !== "planned") throw new Error(`not planned: ${JSON.stringify(planned)}`);
   env.shell.calls.length = 0;
   const pressed = await env.ops.service.confirm(bob, planned.operationId);
@@ -33,14 +33,14 @@ describe("deploy", () => {
     const { planned, final } = await deploy(env, "main");
     expect(final.status).toBe("succeeded");
     expect(env.state.head).toBe(SHA.v2);
-    const mutating = env.shell.lines.filter((l) => !/^git (rev-parse|log)|^curl/.test(l));
+    const mutating = env.shell.lines.filter((l) => !/^git (rev-parse|log)|^wget/.test(l));
     expect(mutating).toEqual([
       `git -c advice.detachedHead=false checkout --detach --force ${SHA.v2} --`,
       "docker-compose -p app build",
       "TRUSTED docker-compose run --rm web migrate",
       "docker-compose -p app up -d",
     ]);
-    expect(env.shell.calls.filter((c) => c.argv?.[0] !== "curl").every((c) => c.cwd === "/srv/app")).toBe(true);
+    expect(env.shell.calls.filter((c) => c.argv?.[0] !== "wget").every((c) => c.cwd === "/srv/app")).toBe(true);
     expect(env.repos.deployments.rows).toEqual([
       expect.objectContaining({ target: "prod", kind: "deploy", ref: "main", sha: SHA.v2, previousSha: SHA.v1, status: "succeeded", requestedByName: "alice" }),
     ]);
@@ -119,7 +119,7 @@ describe("deploy", () => {
   it("refuses refs that are not allowed or not git refs, before anything runs", async () => {
     const env = setup({ deploy: { allowedRefs: "^(main|v\\d+)$" } });
     for (const ref of ["release/x", "-x", "main..v1", "main;id"]) {
-      const r = await env.ops.service.requestDeploy(alice, [ref]);
+      const r = await chatOf(env.ops).deploy(alice, [ref]);
       expect(r.status).toBe("refused");
     }
     expect(env.shell.calls).toHaveLength(0);
@@ -142,7 +142,7 @@ describe("expected changes", () => {
         },
       },
     });
-    const planned = await ops.service.requestDeploy(alice, ["main"]);
+    const planned = await chatOf(ops).deploy(alice, ["main"]);
     if (planned.status !== "planned") throw new Error("not planned");
     const pressed = await ops.service.confirm(bob, planned.operationId);
     if (pressed.status !== "confirmed") throw new Error("not confirmed");
@@ -155,7 +155,7 @@ describe("expected changes", () => {
     const env = setup({ backup: { command: "pg_dump -Fc app", dir: "/var/backups/app" } });
     let expected = 0;
     const ops = createOperations({ ...env.deps, expected: { expect: () => (expected++, { end() {} }) } });
-    await ops.service.backup(alice, []);
+    await chatOf(ops).backup(alice, []);
     expect(expected).toBe(0);
   });
 });
@@ -180,7 +180,7 @@ describe("rollback", () => {
   it("with no argument undoes the last successful deployment, and says the database is not restored", async () => {
     const env = setup();
     await deploy(env, "main");
-    const planned = await env.ops.service.requestRollback(alice, []);
+    const planned = await chatOf(env.ops).rollback(alice, []);
     expect(planned.status).toBe("planned");
     if (planned.status !== "planned") return;
     const plan = env.notifier.messages.at(-1)!.texts[0]!;
@@ -195,10 +195,10 @@ describe("rollback", () => {
 
   it("refuses when nothing was deployed, a bad argument, or the commit already live", async () => {
     const env = setup();
-    expect(await env.ops.service.requestRollback(alice, [])).toMatchObject({ status: "refused" });
-    expect(await env.ops.service.requestRollback(alice, ["$(id)"])).toMatchObject({ status: "refused" });
-    expect(await env.ops.service.requestRollback(alice, [SHA.v1.slice(0, 9)])).toMatchObject({ status: "refused", reason: expect.stringContaining("already live") });
-    const planned = await env.ops.service.requestRollback(alice, [SHA.v2.slice(0, 9), "prod"]);
+    expect(await chatOf(env.ops).rollback(alice, [])).toMatchObject({ status: "refused" });
+    expect(await chatOf(env.ops).rollback(alice, ["$(id)"])).toMatchObject({ status: "refused" });
+    expect(await chatOf(env.ops).rollback(alice, [SHA.v1.slice(0, 9)])).toMatchObject({ status: "refused", reason: expect.stringContaining("already live") });
+    const planned = await chatOf(env.ops).rollback(alice, [SHA.v2.slice(0, 9), "prod"]);
     expect(planned.status).toBe("planned");
   });
 });

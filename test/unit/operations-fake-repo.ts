@@ -76,7 +76,7 @@ export function fakeRepo(overrides: Partial<FakeRepoState> = {}) {
           return { code: 0 };
       }
     }
-    if (argv[0] === "curl") return { code: 0, stdout: state.healthy(state.head) ? "200" : "500" };
+    if (argv[0] === "wget") return state.healthy(state.head) ? { code: 0, stderr: "  HTTP/1.1 200 OK\n" } : { code: 8, stderr: "  HTTP/1.1 500 Internal Server Error\n" };
     return { code: 0 };
   });
   return { state, shell };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { LockHeldError, describeLock } from "../../src/operations/errors.js";
-import { TargetLocks } from "../../src/operations/lock.js";
+import { describeLock } from "../../src/bot/operations/render-lock.js";
+import { TargetLocks, type HeldLock } from "../../src/operations/lock.js";
 import { silentLogger } from "../../src/operations/model.js";
 import { JumpClock, alice, bob, memoryRepos } from "./operations-fakes.js";
 
@@ -17,13 +17,32 @@ async function runningOp(repos: ReturnType<typeof memoryRepos>, id: string) {
 
 const request = (operationId: string) => ({ target: "prod", operationId, holderUserId: 1, holderName: "alice", reason: "deploy v2" });
 
+/**
+ * Enters withLock as `operationId` and stays inside until `leave()` (a holder that dies never
+ * leaves). Resolves once it is inside, or with the holder that kept it out.
+ */
+async function hold(locks: TargetLocks, operationId: string, patch: Partial<ReturnType<typeof request>> = {}) {
+  let leave!: () => void;
+  const gate = new Promise<void>((resolve) => (leave = resolve));
+  let inside!: (held: HeldLock) => void;
+  const entered = new Promise<HeldLock>((resolve) => (inside = resolve));
+  const done = locks.withLock({ ...request(operationId), ...patch }, async (held) => {
+    inside(held);
+    await gate;
+    return operationId;
+  });
+  const first = await Promise.race([entered, done]);
+  if ("status" in first) return { status: first.status, lock: first.status === "held" ? first.lock : null, leave, done, held: null };
+  return { status: "acquired" as const, lock: first.lock, leave, done, held: first };
+}
+
 describe("TargetLocks", () => {
   it("gives a free target to the first taker and tells the second who holds it, doing what, since when", async () => {
     const { repos, locks, clock } = setup();
     await runningOp(repos, "op-a");
-    expect((await locks.acquire(request("op-a"))).status).toBe("acquired");
+    expect((await hold(locks, "op-a")).status).toBe("acquired");
     clock.t += 90_000;
-    const second = await locks.acquire({ ...request("op-b"), holderName: "bob" });
+    const second = await locks.withLock({ ...request("op-b"), holderName: "bob" }, async () => "ran");
     expect(second.status).toBe("held");
     if (second.status !== "held") return;
     expect(second.lock.operationId).toBe("op-a");
@@ -37,9 +56,9 @@ describe("TargetLocks", () => {
   it("takes over a lock whose operation has finished", async () => {
     const { repos, locks } = setup();
     await runningOp(repos, "op-a");
-    await locks.acquire(request("op-a"));
+    await hold(locks, "op-a");
     await repos.operations.transition("op-a", ["running"], "failed");
-    const taken = await locks.acquire(request("op-b"));
+    const taken = await hold(locks, "op-b");
     expect(taken.status).toBe("acquired");
     expect((await repos.locks.get("prod"))?.operationId).toBe("op-b");
   });
@@ -47,19 +66,19 @@ describe("TargetLocks", () => {
   it("takes over a lock whose heartbeat went stale, but not one that keeps beating", async () => {
     const { repos, locks, clock } = setup();
     await runningOp(repos, "op-a");
-    await locks.acquire(request("op-a"));
+    const a = await hold(locks, "op-a");
     clock.t += 100_000;
-    await locks.heartbeat("prod", "op-a");
+    expect(await a.held!.beat()).toBe(true);
     clock.t += 100_000;
-    expect((await locks.acquire(request("op-b"))).status).toBe("held");
+    expect((await hold(locks, "op-b")).status).toBe("held");
     clock.t += 30_000;
-    expect((await locks.acquire(request("op-b"))).status).toBe("acquired");
+    expect((await hold(locks, "op-b")).status).toBe("acquired");
   });
 
   it("withLock releases after success and after failure, and rethrows the original error", async () => {
     const { repos, locks } = setup();
     await runningOp(repos, "op-a");
-    expect(await locks.withLock(request("op-a"), async () => 42)).toBe(42);
+    expect(await locks.withLock(request("op-a"), async () => 42)).toEqual({ status: "done", value: 42 });
     expect(await repos.locks.get("prod")).toBeNull();
 
     const original = new Error("build failed");
@@ -71,32 +90,46 @@ describe("TargetLocks", () => {
     })).rejects.toBe(original);
   });
 
-  it("withLock throws LockHeldError naming the holder", async () => {
+  it("withLock answers busy with the holder, and never runs the work", async () => {
     const { repos, locks } = setup();
     await runningOp(repos, "op-a");
-    await locks.acquire(request("op-a"));
-    const err = await locks.withLock(request("op-b"), async () => 1).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(LockHeldError);
-    expect((err as LockHeldError).lock.holderName).toBe("alice");
-    expect((err as Error).name).toBe("LockHeldError");
+    const a = await hold(locks, "op-a");
+    let ran = false;
+    const busy = await locks.withLock(request("op-b"), async () => {
+      ran = true;
+    });
+    expect(busy).toMatchObject({ status: "held", lock: { holderName: "alice", operationId: "op-a" } });
+    expect(ran).toBe(false);
+    a.leave();
+    expect(await a.done).toEqual({ status: "done", value: "op-a" });
+    expect(await repos.locks.get("prod")).toBeNull();
+  });
+
+  it("withLock surfaces a failed release when the work itself succeeded", async () => {
+    const { repos, locks } = setup();
+    await runningOp(repos, "op-a");
+    repos.locks.releaseOperation = async () => {
+      throw new Error("database gone");
+    };
+    await expect(locks.withLock(request("op-a"), async () => 1)).rejects.toThrow("database gone");
   });
 
   it("a freeze blocks operations until /unlock, and never goes stale", async () => {
     const { repos, locks, clock } = setup();
     expect((await locks.freeze("prod", bob, "db migration by hand")).status).toBe("acquired");
     clock.t += 10 * 3600_000;
-    const held = await locks.acquire(request("op-a"));
+    const held = await hold(locks, "op-a");
     expect(held.status).toBe("held");
-    if (held.status === "held") expect(describeLock(held.lock, clock.now())).toMatch(/frozen by @bob .*: db migration by hand/);
+    expect(describeLock(held.lock!, clock.now())).toMatch(/frozen by @bob .*: db migration by hand/);
     expect((await locks.unfreeze("prod")).status).toBe("lifted");
-    expect((await locks.acquire(request("op-a"))).status).toBe("acquired");
+    expect((await hold(locks, "op-a")).status).toBe("acquired");
     void repos;
   });
 
   it("/unlock does not lift a live operation's lock, but clears a dead one", async () => {
     const { repos, locks } = setup();
     await runningOp(repos, "op-a");
-    await locks.acquire(request("op-a"));
+    await hold(locks, "op-a");
     expect((await locks.unfreeze("prod")).status).toBe("held");
     await repos.operations.transition("op-a", ["running"], "interrupted");
     expect((await locks.unfreeze("prod")).status).toBe("lifted");

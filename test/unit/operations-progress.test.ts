@@ -1,8 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { containersProbe, judgeContainers, lastHttpStatus, waitUntilHealthy } from "../../src/operations/health-gate.js";
+import { containersProbe, httpProbeFromTarget, judgeContainers, waitUntilHealthy } from "../../src/operations/health-gate.js";
+import { lastHttpStatus } from "../../src/commands/http-probe.js";
 import { silentLogger } from "../../src/operations/model.js";
-import { ProgressMessage, formatBytes, lastLines, renderSteps } from "../../src/operations/progress.js";
-import { FakeDocker, JumpClock, ManualClock, RecordingNotifier, container } from "./operations-fakes.js";
+import { ProgressMessage } from "../../src/bot/operations/progress-message.js";
+import { renderSteps } from "../../src/bot/operations/chat-reporter.js";
+import { formatBytes, lastLines } from "../../src/shared/format.js";
+import { FakeDocker, FakeShell, JumpClock, ManualClock, RecordingNotifier, container } from "./operations-fakes.js";
 
 describe("ProgressMessage", () => {
   it("coalesces a burst of updates into at most one edit per second, latest text wins", async () => {
@@ -44,6 +47,8 @@ describe("ProgressMessage", () => {
     await progress.finish("final");
     expect(notifier.messages[0]!.texts).toEqual(["plan", "a", "final"]);
     expect(notifier.messages[0]!.options.at(-1)?.buttons).toEqual([]);
+    // It paces itself: no edit waits a second gap in the notifier, least of all the final one.
+    expect(notifier.messages[0]!.options.slice(1).every((o) => o?.unpaced === true)).toBe(true);
   });
 
   it("a failing edit never reaches the operation", async () => {
@@ -94,6 +99,17 @@ describe("health gate", () => {
     expect(result.attempts).toBe(6);
     expect(result.elapsedMs).toBe(5000);
     expect(seen).toHaveLength(6);
+  });
+
+  it("asks the URL on the target with the one probe builder, and says so when wget is missing", async () => {
+    const answers = [{ code: 0, stderr: "  HTTP/1.1 302 Found\n  HTTP/1.1 200 OK\n" }, { code: 8, stderr: "  HTTP/1.1 503 Service Unavailable\n" }, { code: 4, stderr: "wget: can't connect" }, { code: 127, stderr: "sh: wget: not found" }];
+    const shell = new FakeShell(() => answers.shift()!);
+    const probe = httpProbeFromTarget(shell, "http://127.0.0.1:8080/health", 200);
+    expect(await probe(2_000)).toEqual({ healthy: true, detail: "HTTP 200" });
+    expect(await probe(2_000)).toEqual({ healthy: false, detail: "HTTP 503" });
+    expect(await probe(2_000)).toEqual({ healthy: false, detail: "no HTTP answer (wget exit 4)" });
+    expect(await probe(2_000)).toEqual({ healthy: false, detail: "wget is not installed on the target" });
+    expect(shell.calls[0]!.argv).toEqual(["wget", "-S", "-O", "/dev/null", "--tries=1", "-T", "2", "http://127.0.0.1:8080/health"]);
   });
 
   it("reads the status from wget -S output", () => {

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { createOperations } from "../../src/operations/index.js";
 import { INJECTION_PAYLOADS } from "../support/injection-corpus.js";
-import { FakeDocker, FakeShell, JumpClock, alice, bob, container, makeDeps, opsConfig } from "./operations-fakes.js";
+import { FakeDocker, FakeShell, JumpClock, ManualClock, alice, bob, chatOf, container, flush, makeDeps, opsConfig } from "./operations-fakes.js";
+import { STATUS_PART_TIMEOUT_MS } from "../../src/operations/status.js";
 import { SHA, fakeRepo } from "./operations-fake-repo.js";
 
 describe("chat input is validated before anything runs", () => {
@@ -12,12 +13,12 @@ describe("chat input is validated before anything runs", () => {
     const ops = createOperations(env.deps);
     for (const { name, value } of INJECTION_PAYLOADS) {
       const attempts = [
-        ops.service.requestDeploy(alice, [value]),
-        ops.service.requestScale(alice, [value, "2"]),
-        ops.service.requestScale(alice, ["worker", value]),
-        ops.service.requestRollback(alice, [value]),
-        ops.status.logs(alice, [value]),
-        ops.status.logs(alice, ["web", value]),
+        chatOf(ops).deploy(alice, [value]),
+        chatOf(ops).scale(alice, [value, "2"]),
+        chatOf(ops).scale(alice, ["worker", value]),
+        chatOf(ops).rollback(alice, [value]),
+        chatOf(ops).logs(alice, [value]),
+        chatOf(ops).logs(alice, ["web", value]),
       ];
       for (const [i, attempt] of attempts.entries()) {
         const result = await attempt;
@@ -36,20 +37,20 @@ describe("chat input is validated before anything runs", () => {
   it("scale: an unknown service or a count outside [min, max] is refused with a clear reason", async () => {
     const env = makeDeps();
     const ops = createOperations(env.deps);
-    expect(await ops.service.requestScale(alice, ["web", "2"])).toMatchObject({ status: "refused", reason: expect.stringContaining("configured services: worker") });
-    expect(await ops.service.requestScale(alice, ["worker", "4"])).toMatchObject({ status: "refused", reason: expect.stringContaining("allowed 1 to 3") });
-    expect(await ops.service.requestScale(alice, ["worker", "0"])).toMatchObject({ status: "refused" });
-    expect(await ops.service.requestScale(alice, ["worker"])).toMatchObject({ status: "refused", reason: expect.stringContaining("Usage") });
-    expect(await ops.service.requestScale(alice, ["worker", "2", "staging"])).toMatchObject({ status: "refused", reason: expect.stringContaining("Unknown target") });
-    expect(await ops.service.requestScale(alice, ["worker", "2", "prod", "x"])).toMatchObject({ status: "refused", reason: expect.stringContaining("Too many") });
+    expect(await chatOf(ops).scale(alice, ["web", "2"])).toMatchObject({ status: "refused", reason: expect.stringContaining("configured services: worker") });
+    expect(await chatOf(ops).scale(alice, ["worker", "4"])).toMatchObject({ status: "refused", reason: expect.stringContaining("allowed 1 to 3") });
+    expect(await chatOf(ops).scale(alice, ["worker", "0"])).toMatchObject({ status: "refused" });
+    expect(await chatOf(ops).scale(alice, ["worker"])).toMatchObject({ status: "refused", reason: expect.stringContaining("Usage") });
+    expect(await chatOf(ops).scale(alice, ["worker", "2", "staging"])).toMatchObject({ status: "refused", reason: expect.stringContaining("Unknown target") });
+    expect(await chatOf(ops).scale(alice, ["worker", "2", "prod", "x"])).toMatchObject({ status: "refused", reason: expect.stringContaining("Too many") });
     expect(env.shell.calls).toHaveLength(0);
     expect(env.repos.operations.rows.size).toBe(0);
   });
 
   it("a button with data that is not ours is refused", async () => {
     const ops = createOperations(makeDeps().deps);
-    expect(await ops.service.press(alice, "op:c:../../etc")).toMatchObject({ status: "refused" });
-    expect(await ops.service.press(alice, `op:c:${"a".repeat(16)}`)).toMatchObject({ status: "refused", text: "This confirmation is unknown." });
+    expect(await chatOf(ops).press(alice, "op:c:../../etc")).toMatchObject({ status: "refused" });
+    expect(await chatOf(ops).press(alice, `op:c:${"a".repeat(16)}`)).toMatchObject({ status: "refused", text: "This confirmation is unknown." });
   });
 });
 
@@ -70,7 +71,7 @@ describe("scale (fakes)", () => {
     });
     const env = makeDeps({ shell, docker, clock: new JumpClock() });
     const ops = createOperations(env.deps);
-    const planned = await ops.service.requestScale(alice, ["worker", "3"]);
+    const planned = await chatOf(ops).scale(alice, ["worker", "3"]);
     if (planned.status !== "planned") throw new Error(JSON.stringify(planned));
     expect(env.notifier.messages[0]!.texts[0]).toContain("worker: 1 → 3 running (allowed 1–3)");
     const pressed = await ops.service.confirm(bob, planned.operationId);
@@ -87,7 +88,7 @@ describe("scale (fakes)", () => {
     docker.containers = [container("worker", 1), container("worker", 2, { state: "restarting" })];
     const env = makeDeps({ docker, clock: new JumpClock() });
     const ops = createOperations(env.deps);
-    const planned = await ops.service.requestScale(alice, ["worker", "2"]);
+    const planned = await chatOf(ops).scale(alice, ["worker", "2"]);
     if (planned.status !== "planned") throw new Error("not planned");
     const pressed = await ops.service.confirm(bob, planned.operationId);
     if (pressed.status !== "confirmed") throw new Error("not confirmed");
@@ -110,7 +111,7 @@ describe("payouts (fakes)", () => {
     const clock = new JumpClock();
     const env = makeDeps({ shell, config, clock });
     const ops = createOperations(env.deps);
-    const planned = await ops.service.requestPausePayouts(alice, ["fraud", "spike", "on", "\u202Ecard"]);
+    const planned = await chatOf(ops).pausePayouts(alice, ["fraud", "spike", "on", "\u202Ecard"]);
     if (planned.status !== "planned") throw new Error(JSON.stringify(planned));
     const pressed = await ops.service.confirm(alice, planned.operationId);
     if (pressed.status !== "confirmed") throw new Error("not confirmed");
@@ -118,10 +119,10 @@ describe("payouts (fakes)", () => {
     expect(paused).toBe(true);
     expect(await env.repos.payouts.get("prod")).toMatchObject({ paused: true, byName: "alice", reason: "fraud spike on card" });
     clock.t += 2 * 3600_000;
-    const status = await ops.status.status(bob, []);
+    const status = await chatOf(ops).statusOf(bob, []);
     expect(status.status === "ok" && status.html).toMatch(/⏸ payouts PAUSED by @alice 2 h( \d+ min)? ago: fraud spike on card/);
 
-    const resume = await ops.service.requestResumePayouts(bob, []);
+    const resume = await chatOf(ops).resumePayouts(bob, []);
     if (resume.status !== "planned") throw new Error("not planned");
     const r = await ops.service.confirm(bob, resume.operationId);
     if (r.status !== "confirmed") throw new Error("not confirmed");
@@ -135,7 +136,7 @@ describe("payouts (fakes)", () => {
     const config = opsConfig({ payouts: { pause: "p", resume: "r", status: "s" } });
     const env = makeDeps({ shell, config });
     const ops = createOperations(env.deps);
-    const planned = await ops.service.requestPausePayouts(alice, []);
+    const planned = await chatOf(ops).pausePayouts(alice, []);
     if (planned.status !== "planned") throw new Error("not planned");
     const pressed = await ops.service.confirm(alice, planned.operationId);
     if (pressed.status !== "confirmed") throw new Error("not confirmed");
@@ -190,22 +191,28 @@ describe("restart recovery (fakes)", () => {
     await ops.stop();
     expect(recovered?.lock).toBe("frozen");
     expect(await env.repos.locks.get("prod")).toMatchObject({ kind: "freeze", operationId: null });
-    expect(await ops.service.requestScale(bob, ["worker", "2"])).toMatchObject({ status: "refused", reason: expect.stringContaining("frozen") });
-    expect(await ops.service.unlock(bob, [])).toMatchObject({ status: "ok" });
+    expect(await chatOf(ops).scale(bob, ["worker", "2"])).toMatchObject({ status: "refused", reason: expect.stringContaining("frozen") });
+    expect(await chatOf(ops).unlock(bob, [])).toMatchObject({ status: "ok" });
     expect(await env.repos.locks.get("prod")).toBeNull();
   });
 });
 
 describe("/status and /logs (fakes)", () => {
-  it("is compact and never hangs when the target does not answer", async () => {
+  it("is compact and never hangs when the target does not answer: each part gives up after its timeout on the Clock", async () => {
     const shell = new FakeShell(() => new Promise(() => {}));
     const docker = new FakeDocker();
     docker.listContainers = () => new Promise(() => {});
-    const env = makeDeps({ shell, docker });
+    const clock = new ManualClock();
+    const env = makeDeps({ shell, docker, clock });
     const ops = createOperations(env.deps);
-    const started = Date.now();
-    const reply = await ops.status.status(alice, []);
-    expect(Date.now() - started).toBeLessThan(5_000);
+    let settled = false;
+    const pending = chatOf(ops).statusOf(alice, []).finally(() => (settled = true));
+    await flush();
+    await clock.advance(STATUS_PART_TIMEOUT_MS - 1);
+    await flush();
+    expect(settled).toBe(false);
+    await clock.advance(1);
+    const reply = await pending;
     expect(reply.status === "ok" && reply.html).toMatch(/prod<\/b> · ⚠ unreachable: git did not answer/);
     expect(reply.status === "ok" && reply.html).toContain("lock: free");
   });
@@ -214,19 +221,19 @@ describe("/status and /logs (fakes)", () => {
     const { shell } = fakeRepo();
     const docker = new FakeDocker();
     docker.containers = [container("web", 1, { health: "healthy" }), container("worker", 1), container("worker", 2, { state: "exited" })];
-    const env = makeDeps({ shell, docker });
+    const env = makeDeps({ shell, docker, clock: new ManualClock() });
     const ops = createOperations(env.deps);
-    const reply = await ops.status.status(alice, ["prod"]);
+    const reply = await chatOf(ops).statusOf(alice, ["prod"]);
     expect(reply.status).toBe("ok");
     if (reply.status !== "ok") return;
     expect(reply.html).toContain("<b>prod</b> · <code>1111111</code> — v1: first");
     expect(reply.html).toContain("✓ web 1/1 healthy · ⚠ worker 1/2 exited");
     expect(reply.html).toContain("deploy: none recorded");
-    expect(await ops.status.logs(alice, ["db"])).toMatchObject({ status: "refused", reason: expect.stringContaining("configured services: web, worker") });
-    const logs = await ops.status.logs(alice, ["worker", "5"]);
+    expect(await chatOf(ops).logs(alice, ["db"])).toMatchObject({ status: "refused", reason: expect.stringContaining("configured services: web, worker") });
+    const logs = await chatOf(ops).logs(alice, ["worker", "5"]);
     expect(logs.status === "ok" && logs.html).toContain("logs of worker-1 (5)");
     docker.logs = async () => "x".repeat(5000);
-    expect(await ops.status.logs(alice, ["web", "500"])).toMatchObject({ status: "document", filename: "prod-web-500.log" });
-    expect(await ops.status.logs(alice, ["web", "501"])).toMatchObject({ status: "refused" });
+    expect(await chatOf(ops).logs(alice, ["web", "500"])).toMatchObject({ status: "document", filename: "prod-web-500.log" });
+    expect(await chatOf(ops).logs(alice, ["web", "501"])).toMatchObject({ status: "refused" });
   });
 });

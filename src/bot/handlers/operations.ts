@@ -1,25 +1,24 @@
 import type { Composer } from "grammy";
 import type { BotContext, BotFeature } from "../context.js";
-import { BUTTON_DATA_PATTERN, type OperationsService, type RequestResult, type TextReply } from "../../operations/index.js";
+import { BUTTON_DATA_PATTERN } from "../operations/callback-data.js";
+import type { ChatOperations, ChatRequestResult, TextReply } from "../operations/chat-commands.js";
+import { commandWords } from "../operations/parse.js";
+
+export { commandWords };
 
 /** Telegram shows at most 200 characters in a button answer. */
 const MAX_ANSWER = 200;
 
 export interface OperationsFeatureDeps {
-  service: OperationsService;
-}
-
-/** The words after a command; whitespace of any kind separates them. */
-export function commandWords(match: string | undefined): string[] {
-  return (match ?? "").trim().split(/\s+/).filter((w) => w.length > 0);
+  chat: ChatOperations;
 }
 
 function clipAnswer(text: string): string {
   return text.length > MAX_ANSWER ? `${text.slice(0, MAX_ANSWER - 1)}…` : text;
 }
 
-/** Plans and progress are posted by the service itself; only refusals are answered here. */
-async function replyTo(ctx: BotContext, result: RequestResult | TextReply): Promise<void> {
+/** Plans and progress are posted by the reporter; only refusals and text replies are answered here. */
+async function replyTo(ctx: BotContext, result: ChatRequestResult | TextReply): Promise<void> {
   if (result.status === "refused") await ctx.reply(`⛔ ${result.reason}`);
   else if (result.status === "ok") await ctx.reply(result.text);
   else if (result.status === "started") {
@@ -29,11 +28,11 @@ async function replyTo(ctx: BotContext, result: RequestResult | TextReply): Prom
 
 /**
  * /deploy, /rollback, /scale, /backup, /backups, /pause_payouts, /resume_payouts, /lock, /unlock and
- * the Confirm/Cancel buttons. Handlers only split the words and hand them to the service, which
- * validates everything; the button is answered as soon as the press is decided, the work runs on.
+ * the Confirm/Cancel buttons. Each handler hands the words to ChatOperations (parse → operations →
+ * reply); the button is answered as soon as the press is decided, the work runs on.
  */
 export function createOperationsFeature(deps: OperationsFeatureDeps): BotFeature {
-  const { service } = deps;
+  const { chat } = deps;
   return {
     name: "operations",
     commands: [
@@ -48,18 +47,22 @@ export function createOperationsFeature(deps: OperationsFeatureDeps): BotFeature
       { command: "unlock", description: "lift a freeze (or a dead operation's lock): /unlock [target]" },
     ],
     register(composer: Composer<BotContext>) {
-      composer.command("deploy", async (ctx) => replyTo(ctx, await service.requestDeploy(ctx.actor, commandWords(ctx.match))));
-      composer.command("rollback", async (ctx) => replyTo(ctx, await service.requestRollback(ctx.actor, commandWords(ctx.match))));
-      composer.command("scale", async (ctx) => replyTo(ctx, await service.requestScale(ctx.actor, commandWords(ctx.match))));
-      composer.command("backup", async (ctx) => replyTo(ctx, await service.backup(ctx.actor, commandWords(ctx.match))));
-      composer.command("backups", async (ctx) => replyTo(ctx, await service.listBackups(ctx.actor, commandWords(ctx.match))));
-      composer.command("pause_payouts", async (ctx) => replyTo(ctx, await service.requestPausePayouts(ctx.actor, commandWords(ctx.match))));
-      composer.command("resume_payouts", async (ctx) => replyTo(ctx, await service.requestResumePayouts(ctx.actor, commandWords(ctx.match))));
-      composer.command("lock", async (ctx) => replyTo(ctx, await service.lock(ctx.actor, commandWords(ctx.match))));
-      composer.command("unlock", async (ctx) => replyTo(ctx, await service.unlock(ctx.actor, commandWords(ctx.match))));
+      const on = (command: string, call: (ctx: BotContext, words: string[]) => Promise<ChatRequestResult | TextReply>) =>
+        composer.command(command, async (ctx) => replyTo(ctx, await call(ctx, commandWords(ctx.match))));
+      on("deploy", (ctx, words) => chat.deploy(ctx.actor, words));
+      on("rollback", (ctx, words) => chat.rollback(ctx.actor, words));
+      on("scale", (ctx, words) => chat.scale(ctx.actor, words));
+      on("backup", (ctx, words) => chat.backup(ctx.actor, words));
+      on("backups", (ctx, words) => chat.backups(ctx.actor, words));
+      on("pause_payouts", (ctx, words) => chat.pausePayouts(ctx.actor, words));
+      on("resume_payouts", (ctx, words) => chat.resumePayouts(ctx.actor, words));
+      on("lock", (ctx, words) => chat.lock(ctx.actor, words));
+      on("unlock", (ctx, words) => chat.unlock(ctx.actor, words));
 
       composer.callbackQuery(BUTTON_DATA_PATTERN, async (ctx) => {
-        const result = await service.press(ctx.actor, ctx.callbackQuery.data);
+        const message = ctx.callbackQuery.message;
+        const pressedOn = message ? { chatId: message.chat.id, messageId: message.message_id } : undefined;
+        const result = await chat.press(ctx.actor, ctx.callbackQuery.data, pressedOn);
         await ctx.answerCallbackQuery({ text: clipAnswer(result.text), show_alert: result.status === "refused" });
         if (result.status === "confirmed") {
           result.done.catch((err: unknown) => ctx.log.error({ err, operationId: result.operationId }, "operation crashed"));

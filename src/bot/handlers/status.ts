@@ -1,10 +1,11 @@
 import { InputFile, type Composer } from "grammy";
 import type { BotContext, BotFeature } from "../context.js";
-import type { ReadReply, StatusService } from "../../operations/index.js";
-import { commandWords } from "./operations.js";
+import type { ChatOperations } from "../operations/chat-commands.js";
+import { commandWords } from "../operations/parse.js";
+import type { ReadReply } from "../operations/render-status.js";
 
 export interface StatusFeatureDeps {
-  status: StatusService;
+  chat: ChatOperations;
 }
 
 async function replyWith(ctx: BotContext, reply: ReadReply): Promise<void> {
@@ -22,8 +23,8 @@ export function createStatusFeature(deps: StatusFeatureDeps): BotFeature {
       { command: "logs", description: "last log lines of a service: /logs <service> [lines, default 50, max 500] [target]" },
     ],
     register(composer: Composer<BotContext>) {
-      composer.command("status", async (ctx) => replyWith(ctx, await deps.status.status(ctx.actor, commandWords(ctx.match))));
-      composer.command("logs", async (ctx) => replyWith(ctx, await deps.status.logs(ctx.actor, commandWords(ctx.match))));
+      composer.command("status", async (ctx) => replyWith(ctx, await deps.chat.statusOf(ctx.actor, commandWords(ctx.match))));
+      composer.command("logs", async (ctx) => replyWith(ctx, await deps.chat.logs(ctx.actor, commandWords(ctx.match))));
     },
   };
 }

@@ -62,7 +62,7 @@ export class TelegramNotifier implements Notifier {
   }
 
   send(chatId: number, text: string, options: MessageOptions = {}): Promise<SentMessage> {
-    return this.inLane(chatId, "sendMessage", false, async () => {
+    return this.inLane(chatId, "sendMessage", false, options, async () => {
       const m = await this.api.sendMessage(chatId, text, {
         ...(options.html ? { parse_mode: "HTML" as const } : {}),
         ...(options.buttons ? { reply_markup: keyboard(options.buttons) } : {}),
@@ -73,7 +73,7 @@ export class TelegramNotifier implements Notifier {
   }
 
   edit(message: SentMessage, text: string, options: MessageOptions = {}): Promise<void> {
-    return this.inLane(message.chatId, "editMessageText", true, async () => {
+    return this.inLane(message.chatId, "editMessageText", true, options, async () => {
       try {
         await this.api.editMessageText(message.chatId, message.messageId, text, {
           ...(options.html ? { parse_mode: "HTML" as const } : {}),
@@ -89,20 +89,20 @@ export class TelegramNotifier implements Notifier {
 
   sendDocument(chatId: number, filename: string, content: string | Buffer, caption?: string): Promise<SentMessage> {
     const data = typeof content === "string" ? Buffer.from(content, "utf8") : content;
-    return this.inLane(chatId, "sendDocument", false, async () => {
+    return this.inLane(chatId, "sendDocument", false, {}, async () => {
       const m = await this.api.sendDocument(chatId, new InputFile(data, filename), caption ? { caption } : {});
       return { chatId: m.chat.id, messageId: m.message_id };
     });
   }
 
   /** Runs `call` after the chat's previous request and its pacing gap, with bounded retries. */
-  private inLane<T>(chatId: number, method: string, idempotent: boolean, call: () => Promise<T>): Promise<T> {
+  private inLane<T>(chatId: number, method: string, idempotent: boolean, options: MessageOptions, call: () => Promise<T>): Promise<T> {
     const lane = this.lanes.get(chatId) ?? { tail: Promise.resolve(), nextAt: 0 };
     this.lanes.set(chatId, lane);
     // Lanes are kept (alert and admin chats are few): pacing needs the last request's time.
     const run = lane.tail.then(() =>
       this.withRetries(method, idempotent, async () => {
-        const wait = lane.nextAt - this.now();
+        const wait = options.unpaced ? 0 : lane.nextAt - this.now();
         if (wait > 0) await this.sleep(wait);
         try {
           return await call();

@@ -1,5 +1,5 @@
-import type { Clock, MessageOptions, Notifier, SentMessage } from "../shared/ports.js";
-import type { OpsLogger } from "./model.js";
+import type { Clock, MessageOptions, Notifier, SentMessage } from "../../shared/ports.js";
+import type { OpsLogger } from "../../operations/model.js";
 
 /** Telegram allows about one message (or edit) per second per chat; progress stays under it. */
 export const MIN_EDIT_INTERVAL_MS = 1_000;
@@ -68,7 +68,8 @@ export class ProgressMessage {
     this.lastEditAt = this.clock.now().getTime();
     this.lastText = html;
     try {
-      await this.notifier.edit(this.message, clip(html), { html: true, ...options });
+      // This class paces its own edits (and the final one must not wait): no second gap in the notifier.
+      await this.notifier.edit(this.message, clip(html), { html: true, unpaced: true, ...options });
     } catch (err) {
       this.log.warn({ err, message: this.message }, "could not edit the progress message");
     }
@@ -79,42 +80,4 @@ export class ProgressMessage {
 export function clip(text: string, max = MAX_MESSAGE_CHARS): string {
   if (text.length <= max) return text;
   return `${text.slice(0, max - 2)} …`;
-}
-
-export type StepState = "pending" | "running" | "done" | "failed" | "skipped";
-
-export interface StepView {
-  title: string;
-  state: StepState;
-  /** Shown instead of the title once done, e.g. "backup 12.3 MB", "healthy in 4.2 s". */
-  summary?: string | undefined;
-}
-
-const MARK: Record<StepState, string> = { pending: "○", running: "⏳", done: "✓", failed: "✗", skipped: "–" };
-
-/** "✓ fetched · ✓ backup 12.3 MB · ⏳ build · ○ up" — one line a phone can read. */
-export function renderSteps(steps: readonly StepView[]): string {
-  return steps
-    .map((s) => `${MARK[s.state]} ${s.state === "done" && s.summary ? s.summary : s.title}`)
-    .join(" · ");
-}
-
-/** The last `n` non-empty lines of command output. */
-export function lastLines(output: string, n: number): string {
-  const lines = output.replace(/\r/g, "").split("\n");
-  while (lines.length > 0 && lines[lines.length - 1]!.trim() === "") lines.pop();
-  return lines.slice(-n).join("\n");
-}
-
-/** "12.3 MB" for a byte count. */
-export function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  const units = ["KB", "MB", "GB", "TB"];
-  let value = bytes / 1024;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value.toFixed(1)} ${units[unit]}`;
 }

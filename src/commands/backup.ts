@@ -1,6 +1,6 @@
 import { posix } from "node:path";
 import { NAME_PATTERN } from "../config/file.js";
-import { quoteArg } from "../commands/quote.js";
+import { quoteArg } from "./quote.js";
 
 /**
  * Argument lists (Kamal style, no I/O) for backups on the target. File names are built only from

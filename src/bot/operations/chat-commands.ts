@@ -1,0 +1,112 @@
+import type { Busy, ButtonResult, OperationsService, RequestResult, StatusService } from "../../operations/index.js";
+import type { Actor, SentMessage } from "../../shared/ports.js";
+import { parseButtonData } from "./callback-data.js";
+import { parse, TargetNames, type Parsed } from "./parse.js";
+import { describeLock } from "./render-lock.js";
+import { renderBackups, renderLogs, renderStatus, type ReadReply } from "./render-status.js";
+
+/** A reply to a command that is not an operation (lock, unlock, backups): plain text. */
+export type TextReply = { status: "ok"; text: string } | { status: "refused"; reason: string };
+/** What an operation request answers in chat: a busy target is told as a refusal naming the holder. */
+export type ChatRequestResult = Exclude<RequestResult, Busy>;
+export type ChatButtonResult = Exclude<ButtonResult, Busy>;
+
+type Refusal = { status: "refused"; reason: string; operationId?: string };
+
+/** Busy → a refusal that says who holds the target, doing what, since when (plus `hint`). */
+function refusedIfBusy<T extends { status: string }>(result: T | Busy, hint = ""): T | Refusal {
+  if (result.status !== "busy") return result as T;
+  const busy = result as Busy;
+  return { status: "refused", reason: `${describeLock(busy.lock, busy.at)}${hint}`, ...(busy.operationId ? { operationId: busy.operationId } : {}) };
+}
+
+/**
+ * Each chat command as one call: words → typed request (parse.ts) → operations → a reply to send.
+ * A parse failure is audited through the service like any other refusal. The handlers only add
+ * grammY; tests drive operations through here the way the chat does.
+ */
+export class ChatOperations {
+  private readonly targets: TargetNames;
+
+  constructor(
+    private readonly service: OperationsService,
+    private readonly status: StatusService,
+    targetNames: readonly string[],
+  ) {
+    this.targets = new TargetNames(targetNames);
+  }
+
+  async deploy(actor: Actor, words: readonly string[]): Promise<ChatRequestResult> {
+    return this.request(actor, "deploy", words, parse.deploy(this.targets, words), (r) => this.service.requestDeploy(actor, r));
+  }
+
+  async rollback(actor: Actor, words: readonly string[]): Promise<ChatRequestResult> {
+    return this.request(actor, "rollback", words, parse.rollback(this.targets, words), (r) => this.service.requestRollback(actor, r));
+  }
+
+  async scale(actor: Actor, words: readonly string[]): Promise<ChatRequestResult> {
+    return this.request(actor, "scale", words, parse.scale(this.targets, words), (r) => this.service.requestScale(actor, r));
+  }
+
+  async backup(actor: Actor, words: readonly string[]): Promise<ChatRequestResult> {
+    return this.request(actor, "backup", words, parse.backup(this.targets, words), (r) => this.service.backup(actor, r));
+  }
+
+  async pausePayouts(actor: Actor, words: readonly string[]): Promise<ChatRequestResult> {
+    return this.request(actor, "pause_payouts", words, parse.pausePayouts(this.targets, words), (r) => this.service.requestPausePayouts(actor, r));
+  }
+
+  async resumePayouts(actor: Actor, words: readonly string[]): Promise<ChatRequestResult> {
+    return this.request(actor, "resume_payouts", words, parse.resumePayouts(this.targets, words), (r) => this.service.requestResumePayouts(actor, r));
+  }
+
+  async lock(actor: Actor, words: readonly string[]): Promise<TextReply> {
+    const reply = refusedIfBusy(await this.run(actor, "lock", words, parse.lock(this.targets, words), (r) => this.service.lock(actor, r)));
+    if (reply.status === "refused") return reply;
+    return { status: "ok", text: `🧊 ${reply.target} is frozen${reply.reason ? `: ${reply.reason}` : ""}. Mutating commands are refused until /unlock.` };
+  }
+
+  async unlock(actor: Actor, words: readonly string[]): Promise<TextReply> {
+    const reply = refusedIfBusy(
+      await this.run(actor, "unlock", words, parse.unlock(this.targets, words), (r) => this.service.unlock(actor, r)),
+      " Its operation is alive; wait for it to finish.",
+    );
+    if (reply.status === "refused") return reply;
+    return { status: "ok", text: reply.status === "not-locked" ? `${reply.target} is not locked.` : `🔓 ${reply.target} is unlocked.` };
+  }
+
+  async backups(actor: Actor, words: readonly string[]): Promise<TextReply> {
+    const reply = await this.run(actor, "backups", words, parse.backups(this.targets, words), (r) => this.service.listBackups(actor, r));
+    if (reply.status === "refused") return reply;
+    return { status: "ok", text: renderBackups(reply.target, reply.backups, reply.now) };
+  }
+
+  async statusOf(actor: Actor, words: readonly string[]): Promise<ReadReply> {
+    const reply = await this.run(actor, "status", words, parse.status(this.targets, words), (r) => this.status.status(actor, r));
+    return reply.status === "refused" ? reply : { status: "ok", html: renderStatus(reply.value) };
+  }
+
+  async logs(actor: Actor, words: readonly string[]): Promise<ReadReply> {
+    const reply = await this.run(actor, "logs", words, parse.logs(this.targets, words), (r) => this.status.logs(actor, r));
+    return reply.status === "refused" ? reply : renderLogs(reply.value);
+  }
+
+  /** A press on one of the plan's buttons; `pressedOn` is the message it sat on. */
+  async press(actor: Actor, data: string, pressedOn?: SentMessage): Promise<ChatButtonResult> {
+    const button = parseButtonData(data);
+    if (!button) return { status: "refused", text: "This button is not known." };
+    const { operationId } = button;
+    const result = button.action === "confirm" ? await this.service.confirm(actor, operationId, pressedOn) : await this.service.cancel(actor, operationId, pressedOn);
+    if (result.status !== "busy") return result;
+    return { status: "refused", text: `${describeLock(result.lock, result.at)} Press Confirm again once it is free.` };
+  }
+
+  private async request<R>(actor: Actor, action: string, words: readonly string[], parsed: Parsed<R>, call: (request: R) => Promise<RequestResult>): Promise<ChatRequestResult> {
+    return refusedIfBusy<ChatRequestResult>(await this.run(actor, action, words, parsed, call));
+  }
+
+  private async run<R, T>(actor: Actor, action: string, words: readonly string[], parsed: Parsed<R>, call: (request: R) => Promise<T>): Promise<T | { status: "refused"; reason: string }> {
+    if (!parsed.ok) return this.service.refuse(actor, action, { input: words }, parsed.reason);
+    return call(parsed.value);
+  }
+}

@@ -1,0 +1,123 @@
+import type { DeployRequest, LogsRequest, ReasonRequest, RollbackRequest, RollbackTarget, ScaleRequest, TargetRequest } from "../../operations/requests.js";
+
+/**
+ * Chat words → typed requests. Only the shape is decided here (how many words, which one names the
+ * target, what `#12` means); the values are validated by operations against strict patterns and the
+ * target's config. A failed parse is a reason to show (and to audit).
+ */
+
+export type Parsed<T> = { ok: true; value: T } | { ok: false; reason: string };
+
+/** Longest free-text reason kept (it is stored and shown, never run). */
+export const MAX_REASON_LENGTH = 200;
+
+/** A deployment id as typed: `#12` or up to 6 digits (a 7+ digit number is read as a sha). */
+const DEPLOYMENT_ID = /^#?([0-9]{1,6})$/;
+
+/** The words after a command; whitespace of any kind separates them. */
+export function commandWords(match: string | undefined): string[] {
+  return (match ?? "").trim().split(/\s+/).filter((w) => w.length > 0);
+}
+
+/** Shows a piece of chat input inside a reply without letting it break the message. */
+export function showInput(input: string): string {
+  const clipped = input.length > 40 ? `${input.slice(0, 40)}…` : input;
+  return JSON.stringify(clipped);
+}
+
+/** Turns a free-text reason from chat into something safe to store and show: no control characters, bounded. */
+export function cleanReason(words: readonly string[], max: number = MAX_REASON_LENGTH): string | null {
+  const text = words.join(" ").replace(/[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2066-\u2069]/g, " ").replace(/\s+/g, " ").trim();
+  if (!text) return null;
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
+/**
+ * The configured target names, in opsgram.yml order (the first is the default). Looked up in a
+ * Set, so `constructor` or `__proto__` are unknown targets like any other word.
+ */
+export class TargetNames {
+  private readonly known: ReadonlySet<string>;
+
+  constructor(private readonly names: readonly string[]) {
+    this.known = new Set(names);
+  }
+
+  has(word: string): boolean {
+    return this.known.has(word);
+  }
+
+  /**
+   * Positional arguments with an optional target name as the last word: `/deploy <ref> [target]`,
+   * `/scale <svc> <n> [target]`, `/rollback [x] [target]`. With optional arguments, a last word that
+   * names a target is read as the target.
+   */
+  split(words: readonly string[], shape: { required: number; optional: number; usage: string }): Parsed<{ target: string; rest: string[] }> {
+    const max = shape.required + shape.optional;
+    if (words.length < shape.required) return { ok: false, reason: `Usage: ${shape.usage}` };
+    if (words.length > max + 1) return { ok: false, reason: `Too many arguments. Usage: ${shape.usage}` };
+    const last = words[words.length - 1];
+    if (last !== undefined && (words.length === max + 1 || (words.length > shape.required && this.has(last)))) return this.named(last, words.slice(0, -1));
+    return this.fallback([...words]);
+  }
+
+  /** Free text after an optional leading target name: `/lock [target] [reason…]`, `/pause_payouts [target] [reason…]`. */
+  leading(words: readonly string[]): Parsed<{ target: string; rest: string[] }> {
+    const first = words[0];
+    if (first !== undefined && this.has(first)) return this.named(first, words.slice(1));
+    return this.fallback([...words]);
+  }
+
+  private named(name: string, rest: string[]): Parsed<{ target: string; rest: string[] }> {
+    if (this.has(name)) return { ok: true, value: { target: name, rest } };
+    return { ok: false, reason: `Unknown target ${showInput(name)}. Known targets: ${this.names.join(", ") || "none"}.` };
+  }
+
+  private fallback(rest: string[]): Parsed<{ target: string; rest: string[] }> {
+    const first = this.names[0];
+    if (first === undefined) return { ok: false, reason: "No targets are configured in opsgram.yml." };
+    return { ok: true, value: { target: first, rest } };
+  }
+}
+
+type Parse<T> = (targets: TargetNames, words: readonly string[]) => Parsed<T>;
+
+function shaped<T>(shape: { required: number; optional: number; usage: string }, build: (base: TargetRequest, rest: string[]) => T): Parse<T> {
+  return (targets, words) => {
+    const split = targets.split(words, shape);
+    if (!split.ok) return split;
+    return { ok: true, value: build({ target: split.value.target, input: words }, split.value.rest) };
+  };
+}
+
+function withReason(targets: TargetNames, words: readonly string[]): Parsed<ReasonRequest> {
+  const split = targets.leading(words);
+  if (!split.ok) return split;
+  return { ok: true, value: { target: split.value.target, input: words, reason: cleanReason(split.value.rest) } };
+}
+
+/** `#12` → that deployment; anything else is read as a commit id (operations validates it). */
+export function rollbackTarget(word: string | undefined): RollbackTarget {
+  if (word === undefined) return { kind: "last" };
+  const id = DEPLOYMENT_ID.exec(word);
+  return id ? { kind: "deployment", id: Number(id[1]) } : { kind: "sha", sha: word };
+}
+
+/** One parser per command. */
+export const parse = {
+  deploy: shaped<DeployRequest>({ required: 1, optional: 0, usage: "/deploy <branch|tag> [target]" }, (base, [ref]) => ({ ...base, ref: ref ?? "" })),
+  rollback: shaped<RollbackRequest>({ required: 0, optional: 1, usage: "/rollback [sha|#deployment] [target]" }, (base, [to]) => ({ ...base, to: rollbackTarget(to) })),
+  scale: shaped<ScaleRequest>({ required: 2, optional: 0, usage: "/scale <service> <replicas> [target]" }, (base, [service, replicas]) => ({ ...base, service: service ?? "", replicas: replicas ?? "" })),
+  backup: shaped<TargetRequest>({ required: 0, optional: 0, usage: "/backup [target]" }, (base) => base),
+  backups: shaped<TargetRequest>({ required: 0, optional: 0, usage: "/backups [target]" }, (base) => base),
+  unlock: shaped<TargetRequest>({ required: 0, optional: 0, usage: "/unlock [target]" }, (base) => base),
+  status: shaped<TargetRequest>({ required: 0, optional: 0, usage: "/status [target]" }, (base) => base),
+  logs: shaped<LogsRequest>({ required: 1, optional: 1, usage: "/logs <service> [lines] [target]" }, (base, [service, lines]) => ({ ...base, service: service ?? "", lines })),
+  lock: withReason,
+  pausePayouts: withReason,
+  resumePayouts: (targets: TargetNames, words: readonly string[]): Parsed<TargetRequest> => {
+    const split = targets.leading(words);
+    if (!split.ok) return split;
+    return { ok: true, value: { target: split.value.target, input: words } };
+  },
+} satisfies Record<string, Parse<unknown>>;

@@ -1,0 +1,129 @@
+import { escapeHtml, formatAgo, formatDuration } from "../../shared/format.js";
+import type { RichText } from "../../shared/rich-text.js";
+import type { StoredPlan } from "../../operations/context.js";
+import type { BackupPlanData } from "../../operations/backup.js";
+import type { DeployPlanData } from "../../operations/deploy.js";
+import { MAX_PLAN_COMMITS, type CommitList } from "../../operations/git-state.js";
+import type { OperationKind } from "../../operations/model.js";
+import type { PayoutsPlanData } from "../../operations/payouts.js";
+import type { RollbackPlanData } from "../../operations/rollback.js";
+import type { ScalePlanData } from "../../operations/scale.js";
+
+/**
+ * Plans as the chat shows them (HTML). Operations store facts in `plan.data`; the words and the
+ * markup are decided here. Every value from outside goes through escapeHtml.
+ */
+
+const short = (sha: string) => sha.slice(0, 7);
+const code = (text: string) => `<code>${escapeHtml(text)}</code>`;
+
+/** Result text with its code spans, as HTML. */
+export function richHtml(text: RichText): string {
+  return text.map((p) => (typeof p === "string" ? escapeHtml(p) : code(p.code))).join("");
+}
+
+/** "@alice" or "user 42", HTML-escaped. */
+export function mention(actor: { userId: number | null; username: string | null }): string {
+  return actor.username ? `@${escapeHtml(actor.username)}` : `user ${actor.userId ?? "?"}`;
+}
+
+/** "5 min", "90 s": how long a plan stays valid. */
+export function formatTimeout(seconds: number): string {
+  return seconds % 60 === 0 ? `${seconds / 60} min` : formatDuration(seconds * 1000);
+}
+
+/** The bold title and the one-line headline every message about an operation starts with. */
+export function header(kind: OperationKind, plan: StoredPlan): string {
+  const headline = renderHeadline(kind, plan.data);
+  return `<b>${escapeHtml(plan.title)}</b>${headline ? `\n${headline}` : ""}`;
+}
+
+/** The header when the plan may be missing (an operation cut off while planning). */
+export function headerOf(op: { kind: OperationKind; target: string; plan: unknown }, fallback: (text: string) => string): string {
+  const plan = op.plan as StoredPlan | null;
+  return plan ? header(op.kind, plan) : fallback(escapeHtml(`${op.kind} ${op.target}`));
+}
+
+function renderHeadline(kind: OperationKind, data: unknown): string {
+  switch (kind) {
+    case "deploy":
+    case "rollback": {
+      const d = data as DeployPlanData | RollbackPlanData;
+      return `${code(short(d.liveSha))} → ${code(short(d.sha))}`;
+    }
+    case "scale": {
+      const d = data as ScalePlanData;
+      return `${escapeHtml(d.service)} ${d.before ?? "?"} → ${d.replicas}`;
+    }
+    case "backup": {
+      const d = data as BackupPlanData;
+      return `into ${escapeHtml(d.dir)} · keeps ${d.keep}`;
+    }
+    case "pause_payouts":
+    case "resume_payouts": {
+      const d = data as PayoutsPlanData;
+      return d.pause && d.reason ? `reason: ${escapeHtml(d.reason)}` : "";
+    }
+  }
+}
+
+/** The plan's body under the header: what will change and the steps. */
+export function renderPlanBody(kind: OperationKind, data: unknown): string {
+  switch (kind) {
+    case "deploy":
+      return deployBody(data as DeployPlanData);
+    case "rollback":
+      return rollbackBody(data as RollbackPlanData);
+    case "scale":
+      return scaleBody(data as ScalePlanData);
+    case "backup":
+      return "";
+    case "pause_payouts":
+    case "resume_payouts":
+      return payoutsBody(data as PayoutsPlanData);
+  }
+}
+
+function countCommits(list: CommitList): string {
+  return list.more ? `more than ${MAX_PLAN_COMMITS} commits` : `${list.entries.length} commit${list.entries.length === 1 ? "" : "s"}`;
+}
+
+function listCommits(list: CommitList, mark: string): string[] {
+  return list.entries.map((c) => `  ${mark} ${code(c.shortSha.slice(0, 7))} ${escapeHtml(c.subject)}`);
+}
+
+function deployBody(d: DeployPlanData): string {
+  const first = d.ahead.entries[0];
+  const lines = [`live ${code(short(d.liveSha))} ${escapeHtml(d.liveSubject)}`, `new  ${code(short(d.sha))} ${escapeHtml(d.ref)}${first ? ` — ${escapeHtml(first.subject)}` : ""}`];
+  if (d.sha === d.liveSha) lines.push("ℹ this commit is already live: it will be rebuilt and restarted.");
+  if (d.ahead.entries.length > 0) lines.push(`${countCommits(d.ahead)} new:`, ...listCommits(d.ahead, "+"));
+  if (d.behind.entries.length > 0) lines.push(`⚠ ${countCommits(d.behind)} now live will be gone:`, ...listCommits(d.behind, "−"));
+  lines.push(`Steps: ${escapeHtml(d.steps.join(" · "))}${d.autoRollback ? " · auto-rollback if unhealthy" : " · no auto-rollback"}`);
+  return lines.join("\n");
+}
+
+function rollbackBody(d: RollbackPlanData): string {
+  const lines = [`live ${code(short(d.liveSha))} ${escapeHtml(d.liveSubject)}`, `to   ${code(short(d.sha))}${d.because ? ` — ${escapeHtml(d.because)}` : ""}`];
+  if (d.gone.entries.length > 0) lines.push(`${countCommits(d.gone)} leave:`, ...listCommits(d.gone, "−"));
+  if (d.back.entries.length > 0) lines.push(`${countCommits(d.back)} come in:`, ...listCommits(d.back, "+"));
+  lines.push("⚠ <b>The database is NOT restored</b>: migrations that ran since stay applied.");
+  lines.push(`Steps: checkout · build · up -d · health${d.healthUrl ? ` (${escapeHtml(d.healthUrl)})` : ""}`);
+  return lines.join("\n");
+}
+
+function scaleBody(d: ScalePlanData): string {
+  const service = escapeHtml(d.service);
+  return [
+    `${service}: ${d.before ?? "?"} → ${d.replicas} running${d.bounds ? ` (allowed ${d.bounds.min}–${d.bounds.max})` : ""}`,
+    ...(d.before === d.replicas ? ["ℹ already at that count: compose will only start stopped replicas."] : []),
+    `Steps: up -d --no-recreate --scale ${service}=${d.replicas} · verify ${d.replicas} running/healthy (≤ ${formatDuration(d.verifyTimeoutMs)})`,
+  ].join("\n");
+}
+
+function payoutsBody(d: PayoutsPlanData): string {
+  const c = d.current;
+  const state = c?.paused
+    ? `now: PAUSED by ${c.byName ? `@${escapeHtml(c.byName)}` : "?"} ${formatAgo(new Date(c.since), new Date(d.plannedAt))}${c.reason ? `: ${escapeHtml(c.reason)}` : ""}`
+    : "now: running (as far as opsgram knows)";
+  return `${state}\nRuns payouts.${d.pause ? "pause" : "resume"}, then checks payouts.status.`;
+}

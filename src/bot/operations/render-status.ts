@@ -1,0 +1,132 @@
+import { escapeHtml, formatAgo, formatBytes, formatDuration } from "../../shared/format.js";
+import type { BackupRecord, DeploymentRecord, PayoutsState } from "../../operations/model.js";
+import type { ServiceLogs, TargetStatus } from "../../operations/status.js";
+import { isHealthy } from "../../shared/containers.js";
+import type { ContainerSummary } from "../../shared/ports.js";
+import { MAX_MESSAGE_CHARS } from "./progress-message.js";
+
+/** What a read-only command sends: a message, or a file when it would not fit in one. */
+export type ReadReply =
+  | { status: "ok"; html: string }
+  /** Too long for a message: send as a file (the caption is HTML). */
+  | { status: "document"; filename: string; content: string; caption: string }
+  | { status: "refused"; reason: string };
+
+/** Compact, phone-sized /status (HTML). */
+export function renderStatus(s: TargetStatus): string {
+  const { now, config } = s;
+  const lines: string[] = [];
+  const name = `<b>${escapeHtml(s.target)}</b>`;
+  if (s.head.ok) {
+    const { head, tag } = s.head.value;
+    lines.push(`${name} · <code>${head.shortSha}</code>${tag ? ` ${escapeHtml(tag)}` : ""} — ${escapeHtml(head.subject)}`);
+  } else {
+    lines.push(`${name} · ⚠ unreachable: ${escapeHtml(s.head.error)}`);
+  }
+  if (s.containers.ok) lines.push(...renderServices(config.services, s.containers.value));
+  else if (s.head.ok) lines.push(`⚠ docker: ${escapeHtml(s.containers.error)}`);
+
+  if (!s.lastDeploy.ok) lines.push(`deploy: ⚠ ${escapeHtml(s.lastDeploy.error)}`);
+  else if (s.lastDeploy.value) lines.push(`deploy: ${renderDeployment(s.lastDeploy.value, now)}`);
+  else lines.push("deploy: none recorded");
+
+  if (!s.lock.ok) lines.push(`lock: ⚠ ${escapeHtml(s.lock.error)}`);
+  else if (!s.lock.value) lines.push("lock: free");
+  else {
+    const l = s.lock.value;
+    const holder = l.holderName ? `@${escapeHtml(l.holderName)}` : "?";
+    lines.push(
+      l.kind === "freeze"
+        ? `🧊 frozen by ${holder} ${formatAgo(l.since, now)}${l.reason ? `: ${escapeHtml(l.reason)}` : ""}`
+        : `🔒 ${holder}: ${escapeHtml(l.reason ?? "operation")} since ${formatAgo(l.since, now)}`,
+    );
+  }
+  if (config.payouts || (s.payouts.ok && s.payouts.value)) {
+    lines.push(s.payouts.ok ? `${s.payouts.value?.paused ? "⏸ " : ""}${escapeHtml(describePayouts(s.payouts.value, now))}` : `payouts: ⚠ ${escapeHtml(s.payouts.error)}`);
+  }
+  if (config.backup || (s.lastBackup.ok && s.lastBackup.value)) {
+    if (!s.lastBackup.ok) lines.push(`backup: ⚠ ${escapeHtml(s.lastBackup.error)}`);
+    else if (!s.lastBackup.value) lines.push("backup: none yet");
+    else {
+      const b = s.lastBackup.value;
+      lines.push(`backup: ${formatAgo(b.createdAt, now)} · ${b.sizeBytes !== null ? formatBytes(b.sizeBytes) : "?"}`);
+    }
+  }
+  return lines.join("\n");
+}
+
+/** "payouts PAUSED by @operator 2h ago: <reason>" / "payouts running" — one /status line (plain text). */
+export function describePayouts(state: PayoutsState | null, now: Date): string {
+  if (!state || !state.paused) return "payouts running";
+  const who = state.byName ? `@${state.byName}` : state.byUserId ? `user ${state.byUserId}` : "?";
+  return `payouts PAUSED by ${who} ${formatAgo(state.since, now)}${state.reason ? `: ${state.reason}` : ""}`;
+}
+
+function renderServices(services: Readonly<Record<string, { min: number; max: number }>>, containers: readonly ContainerSummary[]): string[] {
+  const byService = new Map<string, ContainerSummary[]>();
+  for (const c of containers) byService.set(c.service, [...(byService.get(c.service) ?? []), c]);
+  for (const name of Object.keys(services)) if (!byService.has(name)) byService.set(name, []);
+  const parts: string[] = [];
+  for (const [service, list] of [...byService].sort(([a], [b]) => a.localeCompare(b))) {
+    const running = list.filter((c) => c.state === "running");
+    const bounds = Object.hasOwn(services, service) ? services[service] : undefined;
+    const expected = list.length;
+    const unhealthy = running.filter((c) => c.health === "unhealthy").length;
+    const starting = running.filter((c) => c.health === "starting").length;
+    const healthy = running.filter((c) => c.health === "healthy").length;
+    const down = list.filter((c) => c.state !== "running").map((c) => c.state);
+    let mark = expected > 0 && list.every(isHealthy) ? "✓" : "⚠";
+    const notes: string[] = [];
+    if (healthy > 0 && unhealthy === 0 && starting === 0) notes.push("healthy");
+    if (unhealthy > 0) notes.push(`${unhealthy} unhealthy`);
+    if (starting > 0) notes.push(`${starting} starting`);
+    if (down.length > 0) notes.push(down.join(", "));
+    if (bounds && (running.length < bounds.min || running.length > bounds.max)) {
+      mark = "⚠";
+      notes.push(`allowed ${bounds.min}–${bounds.max}`);
+    }
+    parts.push(`${mark} ${escapeHtml(service)} ${running.length}/${expected}${notes.length ? ` ${escapeHtml(notes.join(", "))}` : ""}`);
+  }
+  if (parts.length === 0) return ["no containers"];
+  // Two services per line keeps it short on a phone.
+  const rows: string[] = [];
+  for (let i = 0; i < parts.length; i += 2) rows.push(parts.slice(i, i + 2).join(" · "));
+  return rows;
+}
+
+function renderDeployment(d: DeploymentRecord, now: Date): string {
+  const icon = { running: "⏳", succeeded: "✅", failed: "❌", rolled_back: "↩", interrupted: "⚠" }[d.status];
+  const what = d.kind === "rollback" ? `rollback ${d.ref ?? ""}` : (d.ref ?? "");
+  const took = d.finishedAt ? ` in ${formatDuration(d.finishedAt.getTime() - d.startedAt.getTime())}` : "";
+  return `${icon} #${d.id} ${escapeHtml(what)} <code>${(d.sha ?? "").slice(0, 7)}</code> by ${d.requestedByName ? `@${escapeHtml(d.requestedByName)}` : "?"} ${formatAgo(d.startedAt, now)}${took}`;
+}
+
+/** /logs: in the message when it fits, else as a file with the caption. */
+export function renderLogs(logs: ServiceLogs): ReadReply {
+  const service = escapeHtml(logs.service);
+  const target = escapeHtml(logs.target);
+  if (logs.replicas.length === 0) return { status: "ok", html: `${service} has no containers on ${target}.` };
+  const chunks = logs.replicas.map((r) => {
+    const body = r.text.ok ? r.text.value : `(could not read: ${r.text.error})`;
+    return logs.replicas.length > 1 ? `── ${r.name} (${r.state}) ──\n${body}` : body;
+  });
+  const content = chunks.join("\n").trimEnd() || "(no output)";
+  const caption = `${service} on ${target}: last ${logs.lines} lines${logs.replicas.length > 1 ? ` of ${logs.replicas.length} replicas` : ""}`;
+  const html = `${caption}\n<pre>${escapeHtml(content)}</pre>`;
+  if (html.length > MAX_MESSAGE_CHARS) return { status: "document", filename: `${logs.target}-${logs.service}-${logs.lines}.log`, content, caption };
+  return { status: "ok", html };
+}
+
+/** The `/backups` list: newest first, compact for a phone (plain text). */
+export function renderBackups(target: string, backups: readonly BackupRecord[], now: Date): string {
+  if (backups.length === 0) return `No backups recorded for ${target} yet. /backup takes one.`;
+  const lines = backups.map((b) => {
+    const when = `${b.createdAt.toISOString().slice(0, 16).replace("T", " ")} UTC (${formatAgo(b.createdAt, now)})`;
+    if (b.status === "failed") return `✗ ${when} — failed: ${b.error ?? "unknown error"}`;
+    const size = b.sizeBytes !== null ? formatBytes(b.sizeBytes) : "?";
+    const took = b.durationMs !== null ? ` in ${formatDuration(b.durationMs)}` : "";
+    const mark = b.status === "pruned" ? "– (pruned)" : "✓";
+    return `${mark} ${when} · ${size}${took}\n   ${b.path ?? ""}`;
+  });
+  return `Backups of ${target}, newest first:\n${lines.join("\n")}`;
+}

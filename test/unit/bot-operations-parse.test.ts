@@ -1,0 +1,65 @@
+import { describe, expect, it } from "vitest";
+import { BUTTON_DATA_PATTERN, confirmButtons, parseButtonData } from "../../src/bot/operations/callback-data.js";
+import { cleanReason, commandWords, parse, rollbackTarget, TargetNames } from "../../src/bot/operations/parse.js";
+import { createOperations } from "../../src/operations/index.js";
+import { lookupTarget } from "../../src/operations/targets.js";
+import { alice, chatOf, makeDeps, opsConfig } from "./operations-fakes.js";
+
+const two = new TargetNames(["prod", "staging"]);
+
+describe("chat words → typed requests", () => {
+  it("takes the target from the last word when it names one, else the first configured target", () => {
+    expect(parse.deploy(two, ["main"])).toEqual({ ok: true, value: { target: "prod", input: ["main"], ref: "main" } });
+    expect(parse.deploy(two, ["main", "staging"])).toMatchObject({ ok: true, value: { target: "staging", ref: "main" } });
+    expect(parse.rollback(two, ["staging"])).toMatchObject({ ok: true, value: { target: "staging", to: { kind: "last" } } });
+    expect(parse.rollback(two, ["#12"])).toMatchObject({ ok: true, value: { target: "prod", to: { kind: "deployment", id: 12 } } });
+    expect(parse.logs(two, ["web", "20", "staging"])).toMatchObject({ ok: true, value: { target: "staging", service: "web", lines: "20" } });
+    expect(parse.logs(two, ["web"])).toMatchObject({ ok: true, value: { target: "prod", service: "web", lines: undefined } });
+  });
+
+  it("says what is wrong with the shape: usage, too many words, an unknown target", () => {
+    expect(parse.deploy(two, [])).toEqual({ ok: false, reason: "Usage: /deploy <branch|tag> [target]" });
+    expect(parse.scale(two, ["w", "2", "prod", "x"])).toMatchObject({ ok: false, reason: expect.stringMatching(/^Too many arguments/) });
+    expect(parse.deploy(two, ["main", "qa"])).toEqual({ ok: false, reason: 'Unknown target "qa". Known targets: prod, staging.' });
+    expect(parse.backup(new TargetNames([]), [])).toEqual({ ok: false, reason: "No targets are configured in opsgram.yml." });
+  });
+
+  it("a name from Object.prototype is an unknown target, not a member lookup", () => {
+    for (const word of ["constructor", "__proto__", "toString", "hasOwnProperty"]) {
+      expect(parse.status(two, [word])).toMatchObject({ ok: false, reason: expect.stringContaining("Unknown target") });
+      expect(parse.lock(two, [word]).ok && parse.lock(two, [word])).toMatchObject({ value: { target: "prod", reason: word } });
+    }
+    const deps = makeDeps().deps;
+    expect(lookupTarget(deps, "constructor")).toBeNull();
+    expect(lookupTarget(deps, "__proto__")).toBeNull();
+    expect(lookupTarget(deps, "prod")?.name).toBe("prod");
+  });
+
+  it("/status constructor answers that the target is unknown", async () => {
+    const ops = createOperations(makeDeps({ config: opsConfig() }).deps);
+    expect(await chatOf(ops).statusOf(alice, ["constructor"])).toEqual({ status: "refused", reason: 'Unknown target "constructor". Known targets: prod.' });
+  });
+
+  it("free-text reasons lose control characters and are bounded; rollback words read as #id or a commit", () => {
+    expect(cleanReason(["fraud\u0000spike", "\u202eon", "card"])).toBe("fraud spike on card");
+    expect(cleanReason([])).toBeNull();
+    expect(cleanReason(["x".repeat(300)])!.length).toBe(200);
+    expect(rollbackTarget("1234567")).toEqual({ kind: "sha", sha: "1234567" });
+    expect(rollbackTarget("123456")).toEqual({ kind: "deployment", id: 123456 });
+    expect(commandWords("  main\t prod \n")).toEqual(["main", "prod"]);
+  });
+});
+
+describe("button data", () => {
+  it("is ours only when it matches exactly and fits Telegram's 64 bytes", () => {
+    const id = "AbCdEfGhIjKlMn_-";
+    const [confirm, cancel] = confirmButtons(id)[0]!;
+    expect(parseButtonData(confirm!.data)).toEqual({ action: "confirm", operationId: id });
+    expect(parseButtonData(cancel!.data)).toEqual({ action: "cancel", operationId: id });
+    for (const b of [confirm!, cancel!]) expect(Buffer.byteLength(b.data)).toBeLessThanOrEqual(64);
+    expect(parseButtonData("op:c:../../etc")).toBeNull();
+    expect(parseButtonData(`op:c:${id}x`)).toBeNull();
+    expect(parseButtonData(`op:c:${"a".repeat(70)}`)).toBeNull();
+    expect(BUTTON_DATA_PATTERN.test(`op:x:${id}`)).toBe(true);
+  });
+});

@@ -1,0 +1,38 @@
+import { describe, expect, it } from "vitest";
+import { describePayouts, renderBackups, renderLogs } from "../../src/bot/operations/render-status.js";
+import type { BackupRecord } from "../../src/operations/model.js";
+
+const now = new Date("2026-11-22T05:00:00Z");
+
+describe("/status, /logs and /backups rendering", () => {
+  it("payouts: running, or paused by whom, how long ago and why", () => {
+    expect(describePayouts(null, now)).toBe("payouts running");
+    expect(describePayouts({ target: "prod", paused: true, byUserId: 1, byName: "alice", reason: "fraud", since: new Date("2026-11-22T03:00:00Z") }, now)).toBe("payouts PAUSED by @alice 2 h 0 min ago: fraud");
+    expect(describePayouts({ target: "prod", paused: true, byUserId: 7, byName: null, reason: null, since: now }, now)).toBe("payouts PAUSED by user 7 0.0 s ago");
+  });
+
+  it("logs: escaped in a <pre> when it fits, as a file when it would pass 4096 characters", () => {
+    const one = renderLogs({ target: "prod", service: "web", lines: 5, replicas: [{ name: "web-1", state: "running", text: { ok: true, value: "<ok>" } }] });
+    expect(one).toEqual({ status: "ok", html: "web on prod: last 5 lines\n<pre>&lt;ok&gt;</pre>" });
+    const long = renderLogs({ target: "prod", service: "web", lines: 500, replicas: [{ name: "web-1", state: "running", text: { ok: true, value: "x".repeat(5000) } }] });
+    expect(long).toMatchObject({ status: "document", filename: "prod-web-500.log", caption: "web on prod: last 500 lines" });
+    const two = renderLogs({ target: "prod", service: "worker", lines: 5, replicas: [
+      { name: "worker-1", state: "running", text: { ok: true, value: "a" } },
+      { name: "worker-2", state: "exited", text: { ok: false, error: "gone" } },
+    ] });
+    expect(two.status === "ok" && two.html).toContain("── worker-2 (exited) ──\n(could not read: gone)");
+    expect(renderLogs({ target: "prod", service: "web", lines: 5, replicas: [] })).toEqual({ status: "ok", html: "web has no containers on prod." });
+  });
+
+  it("backups: newest first, failed and pruned ones marked", () => {
+    const base = { target: "prod", operationId: null, prunedAt: null, error: null } as const;
+    const list: BackupRecord[] = [
+      { ...base, id: 2, path: "/b/prod-2.dump", sizeBytes: 12.3 * 1024 * 1024, durationMs: 4_000, status: "succeeded", createdAt: new Date("2026-11-22T04:00:00Z") },
+      { ...base, id: 1, path: null, sizeBytes: null, durationMs: null, status: "failed", createdAt: new Date("2026-11-22T03:00:00Z"), error: "the dump is empty" },
+    ];
+    expect(renderBackups("prod", list, now)).toBe(
+      "Backups of prod, newest first:\n✓ 2026-11-22 04:00 UTC (1 h 0 min ago) · 12.3 MB in 4.0 s\n   /b/prod-2.dump\n✗ 2026-11-22 03:00 UTC (2 h 0 min ago) — failed: the dump is empty",
+    );
+    expect(renderBackups("prod", [], now)).toBe("No backups recorded for prod yet. /backup takes one.");
+  });
+});

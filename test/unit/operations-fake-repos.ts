@@ -1,0 +1,201 @@
+/**
+ * In-memory repositories operations depend on, for unit tests only. The real ones (drizzle over
+ * Postgres) are tested in test/integration.
+ */
+import type {
+  BackupRecord,
+  BackupsRepo,
+  ClaimRequest,
+  DeploymentRecord,
+  DeploymentsRepo,
+  DeploymentStatus,
+  LockRecord,
+  LocksRepo,
+  NewBackup,
+  NewDeployment,
+  NewOperation,
+  OperationPatch,
+  OperationRecord,
+  OperationRepositories,
+  OperationsRepo,
+  OperationStatus,
+  PayoutsRepo,
+  PayoutsState,
+} from "../../src/operations/model.js";
+
+export class MemoryOperations implements OperationsRepo {
+  rows = new Map<string, OperationRecord>();
+  async insert(op: NewOperation): Promise<OperationRecord> {
+    const row: OperationRecord = {
+      ...op,
+      plan: null,
+      result: null,
+      messageId: null,
+      confirmedBy: null,
+      expiresAt: null,
+      confirmedAt: null,
+      startedAt: null,
+      finishedAt: null,
+      heartbeatAt: null,
+      error: null,
+    };
+    this.rows.set(op.id, row);
+    return { ...row };
+  }
+  async get(id: string) {
+    const row = this.rows.get(id);
+    return row ? { ...row } : null;
+  }
+  async transition(id: string, from: readonly OperationStatus[], to: OperationStatus, patch: OperationPatch = {}) {
+    const row = this.rows.get(id);
+    if (!row || !from.includes(row.status)) return null;
+    const defined = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined));
+    Object.assign(row, defined, { status: to });
+    return { ...row };
+  }
+  async claim(id: string, r: ClaimRequest) {
+    const row = this.rows.get(id);
+    if (!row || row.status !== "awaiting_confirmation" || !row.expiresAt || row.expiresAt <= r.now) return null;
+    if (r.excludeRequester && row.requestedBy === r.userId) return null;
+    Object.assign(row, { status: "confirmed", confirmedBy: r.userId, confirmedAt: r.now });
+    return { ...row };
+  }
+  async setMessage(id: string, chatId: number, messageId: number) {
+    const row = this.rows.get(id);
+    if (row) Object.assign(row, { chatId, messageId });
+  }
+  async heartbeat(id: string, at: Date) {
+    const row = this.rows.get(id);
+    if (row && row.status === "running") row.heartbeatAt = at;
+  }
+  async expireDue(now: Date) {
+    const out: OperationRecord[] = [];
+    for (const row of this.rows.values()) {
+      if (row.status === "awaiting_confirmation" && row.expiresAt && row.expiresAt <= now) {
+        Object.assign(row, { status: "expired", finishedAt: now });
+        out.push({ ...row });
+      }
+    }
+    return out;
+  }
+  async listByStatus(statuses: readonly OperationStatus[]) {
+    return [...this.rows.values()].filter((r) => statuses.includes(r.status)).map((r) => ({ ...r }));
+  }
+}
+
+export class MemoryLocks implements LocksRepo {
+  rows = new Map<string, LockRecord>();
+  async get(target: string) {
+    const l = this.rows.get(target);
+    return l ? { ...l } : null;
+  }
+  async list() {
+    return [...this.rows.values()];
+  }
+  async insertIfFree(lock: LockRecord) {
+    if (this.rows.has(lock.target)) return false;
+    this.rows.set(lock.target, { ...lock });
+    return true;
+  }
+  async replace(expected: Pick<LockRecord, "target" | "operationId" | "since">, lock: LockRecord) {
+    const l = this.rows.get(expected.target);
+    if (!l || l.operationId !== expected.operationId || l.since.getTime() !== expected.since.getTime()) return false;
+    this.rows.set(expected.target, { ...lock });
+    return true;
+  }
+  async heartbeat(target: string, operationId: string, at: Date) {
+    const l = this.rows.get(target);
+    if (!l || l.operationId !== operationId) return false;
+    l.heartbeatAt = at;
+    return true;
+  }
+  async releaseOperation(target: string, operationId: string) {
+    const l = this.rows.get(target);
+    if (!l || l.kind !== "operation" || l.operationId !== operationId) return false;
+    this.rows.delete(target);
+    return true;
+  }
+  async releaseFreeze(target: string) {
+    const l = this.rows.get(target);
+    if (!l || l.kind !== "freeze") return false;
+    this.rows.delete(target);
+    return true;
+  }
+}
+
+export class MemoryDeployments implements DeploymentsRepo {
+  rows: DeploymentRecord[] = [];
+  async insert(d: NewDeployment) {
+    const row = { ...d, id: this.rows.length + 1, finishedAt: null };
+    this.rows.push(row);
+    return { ...row };
+  }
+  async get(id: number) {
+    return this.rows.find((r) => r.id === id) ?? null;
+  }
+  async finish(id: number, status: DeploymentStatus, at: Date) {
+    const r = this.rows.find((x) => x.id === id);
+    if (r) Object.assign(r, { status, finishedAt: at });
+  }
+  async latest(target: string) {
+    return [...this.rows].reverse().find((r) => r.target === target) ?? null;
+  }
+  async lastSucceeded(target: string) {
+    return [...this.rows].reverse().find((r) => r.target === target && r.status === "succeeded") ?? null;
+  }
+  async byOperation(operationId: string) {
+    return [...this.rows].reverse().find((r) => r.operationId === operationId) ?? null;
+  }
+  async recent(target: string, limit: number) {
+    return [...this.rows].reverse().filter((r) => r.target === target).slice(0, limit);
+  }
+}
+
+export class MemoryBackups implements BackupsRepo {
+  rows: BackupRecord[] = [];
+  async insert(b: NewBackup) {
+    const row = { ...b, id: this.rows.length + 1, prunedAt: null };
+    this.rows.push(row);
+    return { ...row };
+  }
+  async recent(target: string | null, limit: number) {
+    return [...this.rows].reverse().filter((r) => target === null || r.target === target).slice(0, limit);
+  }
+  async lastSucceeded(target: string) {
+    return [...this.rows].reverse().find((r) => r.target === target && r.status === "succeeded") ?? null;
+  }
+  async kept(target: string) {
+    return [...this.rows].reverse().filter((r) => r.target === target && r.status === "succeeded");
+  }
+  async markPruned(id: number, at: Date) {
+    const r = this.rows.find((x) => x.id === id);
+    if (r) Object.assign(r, { status: "pruned", prunedAt: at });
+  }
+}
+
+export class MemoryPayouts implements PayoutsRepo {
+  rows = new Map<string, PayoutsState>();
+  async get(target: string) {
+    return this.rows.get(target) ?? null;
+  }
+  async set(state: PayoutsState) {
+    this.rows.set(state.target, { ...state });
+  }
+}
+
+export function memoryRepos(): OperationRepositories & {
+  operations: MemoryOperations;
+  locks: MemoryLocks;
+  deployments: MemoryDeployments;
+  backups: MemoryBackups;
+  payouts: MemoryPayouts;
+} {
+  return {
+    operations: new MemoryOperations(),
+    locks: new MemoryLocks(),
+    deployments: new MemoryDeployments(),
+    backups: new MemoryBackups(),
+    payouts: new MemoryPayouts(),
+  };
+}
+
