@@ -117,7 +117,7 @@ export class OperationEngine {
     if (!waiting) return { status: "refused", reason: "The request changed state while it was being planned.", operationId: op.id };
     await audit.append(auditFor(waiting, actor, "info", { status: "awaiting_confirmation", expiresAt: expiresAt.toISOString() }));
 
-    const text = `${header(plan)}\n${plan.html}\n<i>Requested by ${mention(actor)} · expires in ${formatTimeout(this.deps.config.confirmTimeoutSeconds)}${this.deps.config.fourEyes ? " · someone else must confirm" : ""}</i>`;
+    const text = `${header(plan)}\n${plan.html}\n<i>Requested by ${mention(actor)} · expires in ${formatTimeout(this.deps.config.confirmTimeoutSeconds)}${this.deps.config.fourEyes.includes(op.kind) ? " · someone else must confirm" : ""}</i>`;
     const message = await safe(log, () => this.deps.notifier.send(actor.chatId, text, { html: true, buttons: confirmButtons(op.id) }));
     if (message) await repos.operations.setMessage(op.id, message.chatId, message.messageId);
     return { status: "planned", operationId: op.id, title: plan.title, message };
@@ -129,7 +129,7 @@ export class OperationEngine {
     const op = await repos.operations.get(id);
     if (!op) return { status: "refused", text: "This confirmation is unknown." };
     if (op.status !== "awaiting_confirmation") return { status: "refused", text: explain(op) };
-    if (this.deps.config.fourEyes && op.requestedBy === actor.userId) {
+    if (this.deps.config.fourEyes.includes(op.kind) && op.requestedBy === actor.userId) {
       await audit.append(auditFor(op, actor, "denied", { reason: "four eyes: the requester may not confirm" }));
       return { status: "refused", text: "Four eyes: someone other than the requester must confirm." };
     }
@@ -157,7 +157,7 @@ export class OperationEngine {
     }
     let claimed: Awaited<ReturnType<typeof repos.operations.claim>>;
     try {
-      claimed = await repos.operations.claim(id, { userId: actor.userId, now, excludeRequester: this.deps.config.fourEyes });
+      claimed = await repos.operations.claim(id, { userId: actor.userId, now, excludeRequester: this.deps.config.fourEyes.includes(op.kind) });
     } catch (err) {
       // Not claimed: the lock we just took must not outlive this press.
       if (definition.usesLock) await this.locks.release(op.target, op.id).catch(() => {});

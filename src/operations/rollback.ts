@@ -67,7 +67,7 @@ export async function planRollback(target: TargetHandle, deps: OperationsDeps, t
   if (gone.length > 0) lines.push(`${countCommits(gone)} leave:`, ...listCommits(gone, "−"));
   if (back.length > 0) lines.push(`${countCommits(back)} come in:`, ...listCommits(back, "+"));
   lines.push("⚠ <b>The database is NOT restored</b>: migrations that ran since stay applied.");
-  lines.push(`Steps: checkout · build · up -d · health${target.config.deploy.healthcheck ? ` (${escapeHtml(target.config.deploy.healthcheck.url)})` : ""}`);
+  lines.push(`Steps: checkout · build · up -d · health${target.config.deploy.healthcheck.length > 0 ? ` (${escapeHtml(target.config.deploy.healthcheck.map((c) => c.url).join(", "))})` : ""}`);
   return {
     status: "planned",
     plan: {
