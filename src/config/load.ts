@@ -26,6 +26,8 @@ export function formatIssues(issues: readonly z.core.$ZodIssue[], prefix = ""): 
     const path = segments.map(String).join(".");
     const where = [prefix, path].filter(Boolean).join(prefix && path ? "." : "");
     let message = issue.message;
+    // A bad record key (`services: { "Web!": … }`) says why, not just "Invalid key in record".
+    if (issue.code === "invalid_key" && issue.issues[0]) message = issue.issues[0].message;
     if (issue.code === "unrecognized_keys") message = `unknown key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")}`;
     if (issue.code === "invalid_type" && message.startsWith("Invalid input")) {
       message = message.endsWith("received undefined") ? "is required" : `expected a ${issue.expected}`;
