@@ -112,7 +112,10 @@ const backup = z.strictObject({
   keep: z.int().min(1).max(1000).default(14),
   format: z.enum(["custom", "gzip", "plain"]).default("custom"),
   timeoutSeconds: z.number().positive().default(3600),
-  /** Reads the dump on stdin (`< file` on the target). */
+  /**
+   * Reads the dump on stdin. The whole line reads it, pipes included (`gunzip -c | psql …`), so the
+   * runner must group the line before redirecting: `( line ) < file`, never `line < file`.
+   */
   restore: shellLine.optional(),
   /** Configured services stopped before a restore and started after it. */
   stopServices: z.array(name).default([]),
