@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { isWholeAnchored, regexProblem } from "./patterns.js";
-import { placeholdersIn } from "./placeholders.js";
+import { placeholdersIn, placeholdersInsideQuotes } from "./placeholders.js";
 
 /**
  * `targets.<t>.commands`: the small, specific commands of a team's runbook, run from chat with
@@ -32,6 +32,9 @@ export const runbookCommand = z
     const used = placeholdersIn(c.run);
     for (const name of new Set(used)) {
       if (!Object.hasOwn(c.args, name)) ctx.addIssue({ code: "custom", path: ["run"], message: `uses {${name}}, which is not declared under args` });
+    }
+    for (const name of new Set(placeholdersInsideQuotes(c.run))) {
+      ctx.addIssue({ code: "custom", path: ["run"], message: `has {${name}} inside quotes: opsgram quotes the value itself, so put {${name}} outside quotes` });
     }
     for (const name of Object.keys(c.args)) {
       if (!used.includes(name)) ctx.addIssue({ code: "custom", path: ["args", name], message: `is declared but run does not use {${name}}` });

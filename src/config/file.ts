@@ -3,7 +3,7 @@ import { access, fourEyes } from "./access.js";
 import { httpExpectations, oneBodyExpectation, oneOrList, telegramWebhookCheck, tlsCheck } from "./checks.js";
 import { runbookCommand } from "./commands.js";
 import { cronProblem } from "./cron.js";
-import { placeholdersIn } from "./placeholders.js";
+import { placeholdersIn, placeholdersInsideQuotes } from "./placeholders.js";
 
 /** Names that reach a command line (targets, services, check names): short, plain, never an option. */
 export const NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
@@ -130,6 +130,7 @@ const backup = z.strictObject({
     .refine((line) => placeholdersIn(line).every((p) => p === "path"), {
       error: (i) => `has an unknown placeholder ${placeholdersIn(String(i.input)).filter((p) => p !== "path").map((p) => `{${p}}`).join(", ")}: {path} is the only one`,
     })
+    .refine((line) => placeholdersInsideQuotes(line).length === 0, { error: "has {path} inside quotes: opsgram quotes the path itself, so put {path} outside quotes" })
     .optional(),
   /** No successful drill for this long is a health alert. */
   drillMaxAgeDays: z.number().positive().max(366).default(8),

@@ -21,3 +21,33 @@ export function fillPlaceholders(text: string, values: Readonly<Record<string, s
     return values[name] as string;
   });
 }
+
+/**
+ * Placeholders that sit inside shell quotes (`"… {x} …"` or `'… {x} …'`). opsgram quotes each value
+ * as one shell word; inside double quotes that quoting turns into literal characters and `$(…)` in
+ * the value would run. A placeholder must therefore stand outside quotes.
+ */
+export function placeholdersInsideQuotes(text: string): string[] {
+  const quotedAt = shellQuoteMap(text);
+  return [...text.matchAll(PLACEHOLDER)].filter((m) => quotedAt[m.index]).map((m) => m[1] as string);
+}
+
+/** For each character of a POSIX shell line: is it inside single or double quotes? */
+function shellQuoteMap(text: string): boolean[] {
+  const quoted: boolean[] = [];
+  let state: "none" | "single" | "double" = "none";
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    quoted[i] = state !== "none";
+    if (state === "single") {
+      if (c === "'") state = "none";
+    } else if (c === "\\") {
+      quoted[i + 1] = true;
+      i++;
+    } else if (state === "double") {
+      if (c === '"') state = "none";
+    } else if (c === "'") state = "single";
+    else if (c === '"') state = "double";
+  }
+  return quoted;
+}

@@ -103,6 +103,15 @@ describe("runbook commands (issue 10)", () => {
     ]);
   });
 
+  it("refuses {arg} inside shell quotes, where the quoted value would be re-read by the shell", () => {
+    expect(problems(command({ run: `psql -c "select * from keys where tenant = {tenant}" {key_id}` }))).toEqual([
+      "targets.prod.commands.revoke_key.run: has {tenant} inside quotes: opsgram quotes the value itself, so put {tenant} outside quotes",
+    ]);
+    expect(problems({ targets: { prod: target({ backup: { ...backup, copy: "rclone copy '{path}' offsite:b/" } }) } })).toEqual([
+      "targets.prod.backup.copy: has {path} inside quotes: opsgram quotes the path itself, so put {path} outside quotes",
+    ]);
+  });
+
   it("validates command and argument names", () => {
     expect(problems({ targets: { prod: target({ commands: { "Bad Name": { description: "d", run: "x" } } }) } })[0]).toMatch(/^targets\.prod\.commands/);
     expect(problems(command({ run: "manage {Tenant}", args: { Tenant: "^a$" } })).join("\n")).toContain("targets.prod.commands.revoke_key.args.Tenant: argument names must match");

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { cronProblem } from "../../src/config/cron.js";
 import { isWholeAnchored, regexProblem } from "../../src/config/patterns.js";
-import { fillPlaceholders, placeholdersIn } from "../../src/config/placeholders.js";
+import { fillPlaceholders, placeholdersIn, placeholdersInsideQuotes } from "../../src/config/placeholders.js";
 
 describe("placeholders", () => {
   it("finds {name} but not the shell's ${NAME}", () => {
@@ -40,5 +40,12 @@ describe("cron expressions", () => {
     expect(cronProblem("0 0 3 * * *")).toMatch(/five fields/);
     expect(cronProblem("0 25 * * *")).toMatch(/hour/i);
     expect(cronProblem("@sometimes")).not.toBeNull();
+  });
+});
+
+describe("placeholders inside shell quotes", () => {
+  it("finds {x} inside single or double quotes, not outside or after an escaped quote", () => {
+    expect(placeholdersInsideQuotes(`psql -c "select {id}" {a} '{b}' \\"{c}\\" "it's {d}" 'x'{e}`)).toEqual(["id", "b", "d"]);
+    expect(placeholdersInsideQuotes("manage revoke {tenant} {key_id}")).toEqual([]);
   });
 });
