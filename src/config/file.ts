@@ -96,7 +96,7 @@ const deploy = z.strictObject({
   /** One check or a list, all of which must pass; handed on as a list (empty: containers running/healthy). */
   healthcheck: oneOrList(healthcheck),
   /** Build and recreate only these configured services (default: all). */
-  services: z.array(name).min(1).optional(),
+  services: z.array(name).min(1, { error: "must name at least one service (leave it out to deploy all)" }).optional(),
   /** After up, before the health gate; a failure is an unhealthy deploy. */
   verify: z.array(step).default([]),
   /** Run in the checkout being left, before the old sha is checked out (down-migrations). */
@@ -195,7 +195,6 @@ export const fileSchema = z.strictObject({
   targets: z.record(name, target).default({}),
   /** Seconds a Confirm button stays valid. */
   confirmTimeoutSeconds: z.int().min(10).max(3600).default(300),
-  /** When true, the person who confirms must not be the person who asked. */
   /** true: every mutating command; false: none; or a list of command names. Handed on as a list. */
   fourEyes,
   /** Roles per user id and minimum role per command. */
@@ -216,6 +215,8 @@ export type HealthConfig = z.output<typeof health>;
 export type HealthGateCheckConfig = z.output<typeof healthcheck>;
 export type DeployStepConfig = z.output<typeof step>;
 export type BackupConfig = z.output<typeof backup>;
+export type PayoutsConfig = z.output<typeof payouts>;
+export type ServiceBoundsConfig = z.output<typeof serviceBounds>;
 export type AuditConfig = OpsFile["audit"];
 export type { AccessConfig, CommandName, FourEyesConfig, MutatingCommand, Role } from "./access.js";
 export type { TelegramWebhookCheckConfig, TlsCheckConfig } from "./checks.js";
