@@ -15,8 +15,10 @@ const examples = readdirSync(EXAMPLES_DIR, { withFileTypes: true })
   .map((e) => join(EXAMPLES_DIR, e.name, "opsgram.yml"))
   .sort();
 
+/** Variables opsgram substitutes: `${VAR}` in header values, and `tokenEnv:` (shell lines keep their own `${…}`). */
 function referencedEnv(text: string): Record<string, string> {
-  const names = [...text.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g), ...text.matchAll(/tokenEnv:\s*([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1] as string);
+  const headerLines = text.split("\n").filter((l) => /headers:/.test(l)).join("\n");
+  const names = [...headerLines.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g), ...text.matchAll(/tokenEnv:\s*([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1] as string);
   return Object.fromEntries(names.map((n) => [n, `dummy-${n.toLowerCase()}`]));
 }
 
@@ -34,7 +36,8 @@ describe("deploy/examples", () => {
     expect(Object.keys(result.config.ops.targets).length).toBeGreaterThan(0);
     // Every referenced variable was substituted and is known for redaction.
     for (const value of Object.values(env)) expect(result.config.secrets).toContain(value);
-    expect(JSON.stringify(result.config.ops)).not.toMatch(/\$\{[A-Z_]+\}/);
+    const headers = Object.values(result.config.ops.targets).flatMap((t) => [...t.deploy.healthcheck, ...t.health.http].map((c) => c.headers));
+    expect(JSON.stringify(headers)).not.toContain("${");
   });
 
   it.each(examples)("%s names the variables it needs: without them it does not load", (path) => {
