@@ -1,4 +1,9 @@
 import { z } from "zod";
+import { access, fourEyes } from "./access.js";
+import { httpExpectations, oneBodyExpectation, oneOrList, telegramWebhookCheck, tlsCheck } from "./checks.js";
+import { runbookCommand } from "./commands.js";
+import { cronProblem } from "./cron.js";
+import { placeholdersIn, placeholdersInsideQuotes } from "./placeholders.js";
 
 /** Names that reach a command line (targets, services, check names): short, plain, never an option. */
 export const NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
@@ -39,7 +44,8 @@ const httpCheck = z.strictObject({
   expectStatus: z.int().min(100).max(599).default(200),
   failuresBeforeAlert: z.int().min(1).max(100).default(2),
   successesBeforeRecovery: z.int().min(1).max(100).default(2),
-});
+  ...httpExpectations,
+}).superRefine(oneBodyExpectation);
 
 const health = z.strictObject({
   http: z.array(httpCheck).default([]),
@@ -57,6 +63,10 @@ const health = z.strictObject({
   /** A container restarting this many times within restartLoopWindowSeconds is a restart loop. */
   restartLoopCount: z.int().min(2).max(100).default(3),
   restartLoopWindowSeconds: z.number().min(10).max(3600).default(300),
+  /** The app's own Telegram bot: webhook URL, pending updates, last delivery error. */
+  telegramWebhook: telegramWebhookCheck.optional(),
+  /** Certificates to watch from the bot: expiry, chain and name. */
+  tls: z.array(tlsCheck).default([]),
 });
 
 const healthcheck = z.strictObject({
@@ -65,6 +75,16 @@ const healthcheck = z.strictObject({
   expectStatus: z.int().min(100).max(599).default(200),
   timeoutSeconds: z.number().min(1).max(3600).default(60),
   intervalSeconds: z.number().min(0.2).max(60).default(1),
+  ...httpExpectations,
+}).superRefine(oneBodyExpectation);
+
+/** A named shell line run in appDir (deploy steps, verify steps, rollback steps). */
+const step = z.strictObject({ name, run: shellLine, timeoutSeconds: z.number().positive().default(600) });
+
+/** A 5-field cron expression (UTC) or a nickname such as @daily, checked by the scheduler's own parser. */
+const cronExpression = z.string().superRefine((s, ctx) => {
+  const problem = cronProblem(s);
+  if (problem) ctx.addIssue({ code: "custom", message: `is not a valid schedule: ${problem}` });
 });
 
 const deploy = z.strictObject({
@@ -72,8 +92,15 @@ const deploy = z.strictObject({
   allowedRefs: regexSource.default("^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$"),
   remote: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, { error: "must be a plain remote name" }).default("origin"),
   backupFirst: z.boolean().default(false),
-  steps: z.array(z.strictObject({ name, run: shellLine, timeoutSeconds: z.number().positive().default(600) })).default([]),
-  healthcheck: healthcheck.optional(),
+  steps: z.array(step).default([]),
+  /** One check or a list, all of which must pass; handed on as a list (empty: containers running/healthy). */
+  healthcheck: oneOrList(healthcheck),
+  /** Build and recreate only these configured services (default: all). */
+  services: z.array(name).min(1, { error: "must name at least one service (leave it out to deploy all)" }).optional(),
+  /** After up, before the health gate; a failure is an unhealthy deploy. */
+  verify: z.array(step).default([]),
+  /** Run in the checkout being left, before the old sha is checked out (down-migrations). */
+  rollbackSteps: z.array(step).default([]),
   autoRollback: z.boolean().default(true),
   buildTimeoutSeconds: z.number().positive().default(1800),
 });
@@ -85,6 +112,32 @@ const backup = z.strictObject({
   keep: z.int().min(1).max(1000).default(14),
   format: z.enum(["custom", "gzip", "plain"]).default("custom"),
   timeoutSeconds: z.number().positive().default(3600),
+  /**
+   * Reads the dump on stdin. The whole line reads it, pipes included (`gunzip -c | psql …`), so the
+   * runner must group the line before redirecting: `( line ) < file`, never `line < file`.
+   */
+  restore: shellLine.optional(),
+  /** Configured services stopped before a restore and started after it. */
+  stopServices: z.array(name).default([]),
+  /** Reads the dump on stdin; for custom dumps when the target has no pg_restore. */
+  verify: shellLine.optional(),
+  /** Restores stdin into a scratch database; non-zero exit = failed drill. */
+  drill: shellLine.optional(),
+  schedule: cronExpression.optional(),
+  drillSchedule: cronExpression.optional(),
+  /** Runs after a verified backup; `{path}` (the only placeholder) becomes the quoted file path. */
+  copy: shellLine
+    .refine((line) => placeholdersIn(line).every((p) => p === "path"), {
+      error: (i) => `has an unknown placeholder ${placeholdersIn(String(i.input)).filter((p) => p !== "path").map((p) => `{${p}}`).join(", ")}: {path} is the only one`,
+    })
+    .refine((line) => placeholdersInsideQuotes(line).length === 0, { error: "has {path} inside quotes: opsgram quotes the path itself, so put {path} outside quotes" })
+    .optional(),
+  /** No successful drill for this long is a health alert. */
+  drillMaxAgeDays: z.number().positive().max(366).default(8),
+}).superRefine((b, ctx) => {
+  if (b.drillSchedule !== undefined && b.drill === undefined) {
+    ctx.addIssue({ code: "custom", path: ["drillSchedule"], message: "needs backup.drill (the command that restores into a scratch database)" });
+  }
 });
 
 const payouts = z.strictObject({
@@ -119,23 +172,47 @@ const target = z.strictObject({
   deploy: deploy.prefault({}),
   backup: backup.optional(),
   payouts: payouts.optional(),
+  /** Named runbook commands for `/run`. */
+  commands: z.record(name, runbookCommand).default({}),
 }).superRefine((t, ctx) => {
   if (t.host !== "local" && !t.ssh) {
     ctx.addIssue({ code: "custom", path: ["ssh"], message: "is required for ssh:// targets (privateKeyPath, knownHostsPath)" });
   }
+  const configured = Object.keys(t.services);
+  const checkServices = (list: readonly string[] | undefined, path: (string | number)[]) => {
+    list?.forEach((service, i) => {
+      if (!Object.hasOwn(t.services, service)) {
+        const known = configured.length > 0 ? `configured: ${configured.join(", ")}` : "no services are configured under services";
+        ctx.addIssue({ code: "custom", path: [...path, i], message: `unknown service "${service}" (${known})` });
+      }
+    });
+  };
+  checkServices(t.backup?.stopServices, ["backup", "stopServices"]);
+  checkServices(t.deploy.services, ["deploy", "services"]);
 });
 
 export const fileSchema = z.strictObject({
   targets: z.record(name, target).default({}),
   /** Seconds a Confirm button stays valid. */
   confirmTimeoutSeconds: z.int().min(10).max(3600).default(300),
-  /** When true, the person who confirms must not be the person who asked. */
-  fourEyes: z.boolean().default(false),
   /** Commands older than this (from message.date) are not run: the backlog after downtime. */
   staleCommandSeconds: z.int().min(10).max(86400).default(120),
+  /** true: every mutating command; false: none; or a list of command names. Handed on as a list. */
+  fourEyes,
+  /** Roles per user id and minimum role per command. */
+  access: access.prefault({}),
 });
 
 export type OpsFile = z.output<typeof fileSchema>;
 export type TargetConfig = z.output<typeof target>;
 export type HttpCheckConfig = z.output<typeof httpCheck>;
 export type DeployConfig = z.output<typeof deploy>;
+export type HealthConfig = z.output<typeof health>;
+export type HealthGateCheckConfig = z.output<typeof healthcheck>;
+export type DeployStepConfig = z.output<typeof step>;
+export type BackupConfig = z.output<typeof backup>;
+export type PayoutsConfig = z.output<typeof payouts>;
+export type ServiceBoundsConfig = z.output<typeof serviceBounds>;
+export type { AccessConfig, CommandName, FourEyesConfig, MutatingCommand, Role } from "./access.js";
+export type { TelegramWebhookCheckConfig, TlsCheckConfig } from "./checks.js";
+export type { RunbookCommandConfig } from "./commands.js";

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { parseDocument } from "yaml";
 import type { z } from "zod";
+import { resolveEnvRefs } from "./env-refs.js";
 import { envSchema, toEnv, type Env } from "./env.js";
 import { fileSchema, type OpsFile } from "./file.js";
 
@@ -9,6 +10,8 @@ export interface Config {
   ops: OpsFile;
   /** False when opsgram.yml does not exist: the bot runs with no targets. */
   opsFileFound: boolean;
+  /** Values substituted for `${VAR}` in opsgram.yml (and tokens it names): redact them everywhere. */
+  secrets: readonly string[];
 }
 
 export type LoadResult = { ok: true; config: Config } | { ok: false; problems: string[] };
@@ -23,6 +26,8 @@ export function formatIssues(issues: readonly z.core.$ZodIssue[], prefix = ""): 
     const path = segments.map(String).join(".");
     const where = [prefix, path].filter(Boolean).join(prefix && path ? "." : "");
     let message = issue.message;
+    // A bad record key (`services: { "Web!": … }`) says why, not just "Invalid key in record".
+    if (issue.code === "invalid_key" && issue.issues[0]) message = issue.issues[0].message;
     if (issue.code === "unrecognized_keys") message = `unknown key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")}`;
     if (issue.code === "invalid_type" && message.startsWith("Invalid input")) {
       message = message.endsWith("received undefined") ? "is required" : `expected a ${issue.expected}`;
@@ -40,6 +45,7 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv): LoadResult {
 
   let ops: OpsFile = fileSchema.parse({});
   let opsFileFound = false;
+  let secrets: string[] = [];
   if (existsSync(configPath)) {
     opsFileFound = true;
     const doc = parseDocument(readFileSync(configPath, "utf8"));
@@ -47,10 +53,14 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv): LoadResult {
       problems.push(...doc.errors.map((e) => `${configPath}: ${e.message.split("\n")[0]}`));
     } else {
       const fileResult = fileSchema.safeParse(doc.toJS() ?? {});
-      if (fileResult.success) ops = fileResult.data;
-      else problems.push(...formatIssues(fileResult.error.issues));
+      if (fileResult.success) {
+        const resolved = resolveEnvRefs(fileResult.data, rawEnv);
+        ops = resolved.ops;
+        secrets = resolved.secrets;
+        problems.push(...resolved.problems);
+      } else problems.push(...formatIssues(fileResult.error.issues));
     }
   }
   if (problems.length > 0 || !envResult.success) return { ok: false, problems };
-  return { ok: true, config: { env: toEnv(envResult.data), ops, opsFileFound } };
+  return { ok: true, config: { env: toEnv(envResult.data), ops, opsFileFound, secrets } };
 }

@@ -111,7 +111,7 @@ export class OperationEngine {
     if (!waiting) return { status: "refused", reason: "The request changed state while it was being planned.", operationId: op.id };
     await audit.append(auditFor(waiting, actor, "info", { status: "awaiting_confirmation", expiresAt: expiresAt.toISOString() }));
 
-    const message = await this.deps.reporter.planned(waiting, { requester: actor, expiresInSeconds: this.deps.config.confirmTimeoutSeconds, fourEyes: this.deps.config.fourEyes });
+    const message = await this.deps.reporter.planned(waiting, { requester: actor, expiresInSeconds: this.deps.config.confirmTimeoutSeconds, fourEyes: this.deps.config.fourEyes.includes(op.kind) });
     if (message) await repos.operations.setMessage(op.id, message.chatId, message.messageId);
     return { status: "planned", operationId: op.id, title: plan.title, message };
   }
@@ -125,7 +125,7 @@ export class OperationEngine {
     const op = await repos.operations.get(id);
     if (!op) return { status: "refused", text: "This confirmation is unknown." };
     if (op.status !== "awaiting_confirmation") return { status: "refused", text: explain(op) };
-    if (this.deps.config.fourEyes && op.requestedBy === actor.userId) {
+    if (this.deps.config.fourEyes.includes(op.kind) && op.requestedBy === actor.userId) {
       await audit.append(auditFor(op, actor, "denied", { reason: "four eyes: the requester may not confirm" }));
       return { status: "refused", text: "Four eyes: someone other than the requester must confirm." };
     }
@@ -137,7 +137,7 @@ export class OperationEngine {
     const plan = op.plan as StoredPlan;
     const started = await this.launcher.start(op, plan.lockReason, async () => {
       // Claimed inside the hold on the target: of two presses, one claims and one finds it taken.
-      const won = await repos.operations.claim(id, { userId: actor.userId, now, excludeRequester: this.deps.config.fourEyes });
+      const won = await repos.operations.claim(id, { userId: actor.userId, now, excludeRequester: this.deps.config.fourEyes.includes(op.kind) });
       if (!won) {
         const current = await repos.operations.get(id);
         const refused: ButtonResult = { status: "refused", text: current ? explain(current) : "This confirmation is unknown." };

@@ -55,7 +55,9 @@ function describeSteps(target: TargetHandle): string[] {
     "build",
     ...d.steps.map((s) => s.name),
     "up -d",
-    d.healthcheck ? `health (${d.healthcheck.url} → ${d.healthcheck.expectStatus}, ≤ ${formatDuration(d.healthcheck.timeoutSeconds * 1000)})` : "health (containers running/healthy)",
+    d.healthcheck.length > 0
+      ? `health (${d.healthcheck.map((c) => `${c.url} → ${c.expectStatus}`).join(", ")}, ≤ ${formatDuration(Math.max(...d.healthcheck.map((c) => c.timeoutSeconds)) * 1000)})`
+      : "health (containers running/healthy)",
   ];
 }
 

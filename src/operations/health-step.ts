@@ -16,16 +16,19 @@ const DEFAULT_GATE_INTERVAL_MS = 1_000;
  */
 export async function healthGateStep(ctx: RunContext, io: StepIO, label: string): Promise<string> {
   const { target, deps } = ctx;
-  const check = target.config.deploy.healthcheck;
-  const probe: Probe = check
-    ? check.from === "bot"
+  const checks = target.config.deploy.healthcheck;
+  // Every configured check must pass in the same look; none configured: the containers' own state.
+  const probes: Probe[] = checks.map((check) =>
+    check.from === "bot"
       ? httpProbeFromBot(deps.fetch ?? fetch, check.url, check.expectStatus)
-      : httpProbeFromTarget(target.ports.shell, check.url, check.expectStatus)
-    : containersProbe(target.ports.docker, composeProjectName(target.config));
-  const timeoutMs = check ? check.timeoutSeconds * 1000 : DEFAULT_GATE_TIMEOUT_MS;
-  const intervalMs = check ? check.intervalSeconds * 1000 : DEFAULT_GATE_INTERVAL_MS;
-  const what = check ? `${check.url} → ${check.expectStatus}` : "containers running and healthy";
-  io.note(`health gate: ${what} (from ${check?.from ?? "docker"}), up to ${formatDuration(timeoutMs)}`);
+      : httpProbeFromTarget(target.ports.shell, check.url, check.expectStatus),
+  );
+  const probe: Probe = probes.length === 0 ? containersProbe(target.ports.docker, composeProjectName(target.config)) : allOf(probes);
+  const timeoutMs = checks.length > 0 ? Math.max(...checks.map((c) => c.timeoutSeconds)) * 1000 : DEFAULT_GATE_TIMEOUT_MS;
+  const intervalMs = checks.length > 0 ? Math.min(...checks.map((c) => c.intervalSeconds)) * 1000 : DEFAULT_GATE_INTERVAL_MS;
+  const what = checks.length > 0 ? checks.map((c) => `${c.url} → ${c.expectStatus}`).join(", ") : "containers running and healthy";
+  const from = checks.length > 0 ? [...new Set(checks.map((c) => c.from))].join("+") : "docker";
+  io.note(`health gate: ${what} (from ${from}), up to ${formatDuration(timeoutMs)}`);
   const result = await waitUntilHealthy(probe, {
     timeoutMs,
     intervalMs,
@@ -43,4 +46,15 @@ export async function healthGateStep(ctx: RunContext, io: StepIO, label: string)
   }
   io.note(`healthy after ${formatDuration(result.elapsedMs)}: ${result.detail}`);
   return `healthy in ${formatDuration(result.elapsedMs)}`;
+}
+
+/** Healthy when every probe is, asked in parallel; the detail names each one that is not. */
+function allOf(probes: readonly Probe[]): Probe {
+  if (probes.length === 1) return probes[0] as Probe;
+  return async (timeoutMs) => {
+    const results = await Promise.all(
+      probes.map((p) => p(timeoutMs).catch((err: unknown) => ({ healthy: false, detail: err instanceof Error ? err.message : String(err) }))),
+    );
+    return { healthy: results.every((r) => r.healthy), detail: results.map((r) => r.detail).join(" · ") };
+  };
 }

@@ -56,7 +56,7 @@ export async function planRollback(target: TargetHandle, deps: OperationsDeps, t
     plan: {
       title: `↩ Rollback ${target.name} to ${short(resolved)}`,
       lockReason: `rollback to ${short(resolved)}`,
-      data: { sha: resolved, liveSha: live.sha, label, liveSubject: live.subject, because, gone, back, healthUrl: target.config.deploy.healthcheck?.url ?? null },
+      data: { sha: resolved, liveSha: live.sha, label, liveSubject: live.subject, because, gone, back, healthUrl: target.config.deploy.healthcheck.map((c) => c.url).join(", ") || null },
     },
   };
 }
