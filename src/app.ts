@@ -4,10 +4,12 @@ import type { UserFromGetMe } from "grammy/types";
 import type { Config } from "./config/load.js";
 import { createBot, commandList } from "./bot/bot.js";
 import type { BotFeature } from "./bot/context.js";
+import { alertRenderer } from "./bot/alerts/render.js";
 import { createAlertsFeature } from "./bot/handlers/alerts.js";
 import { createOperationsFeature } from "./bot/handlers/operations.js";
 import { createStatusFeature } from "./bot/handlers/status.js";
 import { startHealth, type HealthTarget } from "./health/index.js";
+import { createHealthStores, HealthReaders } from "./infra/db/repos/health-readers.js";
 import { createOperationRepositories } from "./infra/db/repos/operations.js";
 import { createTargetConnections, type TargetConnections } from "./infra/targets.js";
 import { TelegramNotifier, configureApi } from "./infra/telegram/index.js";
@@ -136,8 +138,12 @@ export async function startApp(config: Config, log: Logger, options: StartAppOpt
   });
   const notifier = new TelegramNotifier(notifierApi, { log: log.child({ module: "notifier" }) });
   const repos = createOperationRepositories(database.db);
+  const healthReaders = new HealthReaders(database.db);
   const health = await startHealth({
-    db: database.db,
+    stores: createHealthStores(database.db),
+    backups: healthReaders,
+    payouts: healthReaders,
+    render: alertRenderer,
     notifier,
     targets: healthTargets,
     alertChatIds: config.env.alertChatIds,

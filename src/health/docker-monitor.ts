@@ -2,6 +2,7 @@ import type { Logger } from "../infra/logger.js";
 import type { Clock, ContainerSummary, DockerApi, DockerEvent } from "../shared/ports.js";
 import { formatDuration } from "../shared/format.js";
 import type { ExpectedChangeRegistry } from "./expected-changes.js";
+import { after, every } from "./timers.js";
 import type { AlertPolicy, IncidentKey, Signal } from "./types.js";
 
 /**
@@ -48,7 +49,8 @@ interface ServiceState {
   lastExitCode: number | null;
   /** Bumped on every failure; a listing started before the last bump is stale. */
   failureSeq: number;
-  verifyTimer: NodeJS.Timeout | null;
+  /** Cancels the pending verification, if any. */
+  verifyTimer: (() => void) | null;
 }
 
 export class DockerMonitor {
@@ -59,7 +61,7 @@ export class DockerMonitor {
   private replicas = new Map<string, number>();
   private verifying = false;
   private stream: { stop(): void } | null = null;
-  private recheckTimer: NodeJS.Timeout | null = null;
+  private cancelRecheck: (() => void) | null = null;
   private stopped = false;
   private readonly policy: AlertPolicy;
 
@@ -75,16 +77,15 @@ export class DockerMonitor {
       (err) => this.o.log.warn({ err, target: this.o.target }, "docker event stream error; it reconnects"),
     );
     void this.recheck();
-    const every = this.o.recheckMs ?? 15_000;
-    this.recheckTimer = setInterval(() => void this.recheck(), every);
-    this.recheckTimer.unref?.();
+    const everyMs = this.o.recheckMs ?? 15_000;
+    this.cancelRecheck = every(this.o.clock, everyMs, () => void this.recheck());
   }
 
   stop(): void {
     this.stopped = true;
     this.stream?.stop();
-    if (this.recheckTimer) clearInterval(this.recheckTimer);
-    for (const s of this.services.values()) if (s.verifyTimer) clearTimeout(s.verifyTimer);
+    this.cancelRecheck?.();
+    for (const s of this.services.values()) s.verifyTimer?.();
   }
 
   /** Exposed for tests: feed one event as if it came from the stream. */
@@ -195,12 +196,11 @@ export class DockerMonitor {
 
   private scheduleVerify(service: string, delayMs: number): void {
     const st = this.stateOf(service);
-    if (st.verifyTimer) clearTimeout(st.verifyTimer);
-    st.verifyTimer = setTimeout(() => {
+    st.verifyTimer?.();
+    st.verifyTimer = after(this.o.clock, delayMs, () => {
       st.verifyTimer = null;
       void this.verify([service]);
-    }, delayMs);
-    st.verifyTimer.unref?.();
+    });
   }
 
   /** Lists the project and settles the state of the given services (recovered or still down). */

@@ -2,8 +2,7 @@ import type { Logger } from "../infra/logger.js";
 import type { Clock } from "../shared/ports.js";
 import type { EngineEffect } from "./engine.js";
 import { IncidentEngine } from "./engine.js";
-import type { IncidentStore, NewOutboxItem } from "./ports.js";
-import { alertLine, recoveryLine, reminderLine } from "./render.js";
+import type { AlertRenderer, IncidentStore, MuteStore, NewOutboxItem } from "./ports.js";
 import type { AlertActor, Incident, IncidentMessage, Signal } from "./types.js";
 import { keyString } from "./types.js";
 
@@ -30,6 +29,8 @@ export type AlertActionResult = { status: "done"; incidents: Incident[] } | { st
 
 export interface HealthServiceOptions {
   store: IncidentStore;
+  mutes: MuteStore;
+  render: AlertRenderer;
   clock: Clock;
   log: Logger;
   alertChatIds: readonly number[];
@@ -46,6 +47,8 @@ export class HealthService implements AlertsControl {
   private engine: IncidentEngine = new IncidentEngine({ incidents: [], mutes: [] });
   private queue: Promise<unknown> = Promise.resolve();
   private readonly store: IncidentStore;
+  private readonly mutes: MuteStore;
+  private readonly render: AlertRenderer;
   private readonly clock: Clock;
   private readonly log: Logger;
   private readonly chats: readonly number[];
@@ -53,6 +56,8 @@ export class HealthService implements AlertsControl {
 
   constructor(options: HealthServiceOptions) {
     this.store = options.store;
+    this.mutes = options.mutes;
+    this.render = options.render;
     this.clock = options.clock;
     this.log = options.log;
     this.chats = options.alertChatIds;
@@ -61,7 +66,7 @@ export class HealthService implements AlertsControl {
 
   /** Rebuilds the engine from the store (open incidents, mutes in force). Call once before use. */
   async load(): Promise<void> {
-    const [incidents, mutes] = await Promise.all([this.store.loadUnresolved(), this.store.loadMutes(this.clock.now())]);
+    const [incidents, mutes] = await Promise.all([this.store.loadUnresolved(), this.mutes.loadMutes(this.clock.now())]);
     this.engine = new IncidentEngine({ incidents, mutes });
   }
 
@@ -119,7 +124,7 @@ export class HealthService implements AlertsControl {
       const changed: Incident[] = [];
       for (const incident of keys.values()) {
         const { mute, effects } = this.engine.mute(incident.key, until, actor);
-        await this.store.saveMute(mute);
+        await this.mutes.saveMute(mute);
         await this.apply(effects);
         changed.push(this.engine.incidentFor(incident.key) ?? incident);
       }
@@ -161,15 +166,15 @@ export class HealthService implements AlertsControl {
     const each = (kind: NewOutboxItem["kind"], text: string) => this.chats.map((chatId) => ({ chatId, kind, text }));
     switch (effect.type) {
       case "open":
-        return effect.notify ? each("open", alertLine(incident)) : [];
+        return effect.notify ? each("open", this.render.alertLine(incident)) : [];
       case "update":
-        return each("update", alertLine(incident));
+        return each("update", this.render.alertLine(incident));
       case "resolve": {
-        if (!effect.notify) return incident.id === 0 ? [] : each("update", alertLine(incident));
-        return [...each("recovery", recoveryLine(incident)), ...each("update", alertLine(incident))];
+        if (!effect.notify) return incident.id === 0 ? [] : each("update", this.render.alertLine(incident));
+        return [...each("recovery", this.render.recoveryLine(incident)), ...each("update", this.render.alertLine(incident))];
       }
       case "remind":
-        return each("reminder", reminderLine(incident, at));
+        return each("reminder", this.render.reminderLine(incident, at));
     }
   }
 }

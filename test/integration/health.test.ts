@@ -6,6 +6,9 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { createAlertsFeature } from "../../src/bot/handlers/alerts.js";
 import type { BotContext } from "../../src/bot/context.js";
 import { fileSchema } from "../../src/config/file.js";
+import { alertRenderer } from "../../src/bot/alerts/render.js";
+import { createHealthStores, HealthReaders } from "../../src/infra/db/repos/health-readers.js";
+import type { Db } from "../../src/infra/db/client.js";
 import { startHealth, type HealthHandle, type HealthTuning } from "../../src/health/index.js";
 import { PostgresAuditLog } from "../../src/infra/db/audit-log.js";
 import { openDatabase, type DatabaseHandle } from "../../src/infra/db/client.js";
@@ -68,7 +71,7 @@ async function startMonitoring(tuning: HealthTuning = {}): Promise<HealthHandle>
   const api = new Api(telegram.token, { apiRoot: telegram.apiRoot });
   const notifier = new TelegramNotifier(api, { log, perChatIntervalMs: 300 });
   health = await startHealth({
-    db: database.db,
+    ...healthPorts(database.db),
     notifier,
     targets: { prod: { shell: conn.shell, docker: conn.docker, project: conn.project, config: targetConfig().health } },
     alertChatIds: [CHAT],
@@ -76,6 +79,12 @@ async function startMonitoring(tuning: HealthTuning = {}): Promise<HealthHandle>
     tuning: { coalesceMs: 400, dockerSettleMs: 300, dockerRecheckMs: 3_000, remindEveryMs: null, tickMs: 200, outboxPollMs: 1_000, ...tuning },
   });
   return health;
+}
+
+/** What app.ts hands health/ for one database. */
+function healthPorts(db: Db) {
+  const readers = new HealthReaders(db);
+  return { stores: createHealthStores(db), backups: readers, payouts: readers, render: alertRenderer };
 }
 
 async function docker(...args: string[]): Promise<string> {
@@ -334,7 +343,7 @@ describe("health alerts (sandbox + Postgres + emulator)", () => {
     const goneConn = createTargetConnections("gone", parsed.gone!, log);
     await aux.db.insert(payoutsState).values({ target: "aux", paused: true, byName: "alice", reason: "fraud check", since: new Date(Date.now() - 3_600_000) });
     const second = await startHealth({
-      db: aux.db,
+      ...healthPorts(aux.db),
       notifier: new TelegramNotifier(new Api(telegram.token, { apiRoot: telegram.apiRoot }), { log, perChatIntervalMs: 200 }),
       targets: {
         aux: { shell: auxConn.shell, docker: auxConn.docker, project: auxConn.project, config: parsed.aux!.health },

@@ -1,9 +1,10 @@
+import { alertRenderer } from "../../src/bot/alerts/render.js";
 import { Bot } from "grammy";
 import type { Update } from "grammy/types";
 import { describe, expect, it } from "vitest";
 import { createAlertsFeature } from "../../src/bot/handlers/alerts.js";
 import type { BotContext } from "../../src/bot/context.js";
-import { ackData, muteData } from "../../src/health/callback-data.js";
+import { ackData, muteData } from "../../src/bot/alerts/callback-data.js";
 import { HealthService } from "../../src/health/service.js";
 import type { AuditEvent, AuditEventInput, AuditLog } from "../../src/shared/ports.js";
 import { FakeClock, MemoryHealthStore, silentLog } from "./health-fakes.js";
@@ -30,7 +31,7 @@ class MemoryAudit implements AuditLog {
 async function setup() {
   const clock = new FakeClock();
   const store = new MemoryHealthStore();
-  const service = new HealthService({ store, clock, log: silentLog, alertChatIds: [CHAT], onQueued: () => {} });
+  const service = new HealthService({ store, mutes: store, render: alertRenderer, clock, log: silentLog, alertChatIds: [CHAT], onQueued: () => {} });
   await service.load();
   const audit = new MemoryAudit();
   const bot = new Bot<BotContext>("1:test", { botInfo: { id: 1, is_bot: true, first_name: "opsgram", username: "opsgram_bot", can_join_groups: true, can_read_all_group_messages: false, supports_inline_queries: false, can_connect_to_business: false, has_main_web_app: false } as never });

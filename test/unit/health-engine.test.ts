@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { IncidentEngine } from "../../src/health/engine.js";
-import { recoveryLine, renderAlertMessage } from "../../src/health/render.js";
+import { recoveryLine, renderAlertMessage } from "../../src/bot/alerts/render.js";
 import type { AlertPolicy, IncidentKey, Signal } from "../../src/health/types.js";
 import { FakeClock } from "./health-fakes.js";
 

@@ -1,6 +1,6 @@
 import type { Composer } from "grammy";
-import { ALERT_CALLBACK_PREFIX, parseAlertData } from "../../health/callback-data.js";
-import { alertLine } from "../../health/render.js";
+import { ALERT_CALLBACK_PREFIX, parseAlertData } from "../alerts/callback-data.js";
+import { alertLine } from "../alerts/render.js";
 import type { AlertsControl } from "../../health/service.js";
 import type { Incident } from "../../health/types.js";
 import type { AuditLog } from "../../shared/ports.js";

@@ -1,5 +1,5 @@
 import { and, asc, inArray, isNotNull, isNull, lt, sql } from "drizzle-orm";
-import type { OutboxItem } from "../../../health/ports.js";
+import type { OutboxItem, OutboxStore } from "../../../health/ports.js";
 import type { IncidentMessage } from "../../../health/types.js";
 import type { Db } from "../client.js";
 import { alertOutbox, incidents, type AlertOutboxRow } from "../schema/index.js";
@@ -8,7 +8,7 @@ import { alertOutbox, incidents, type AlertOutboxRow } from "../schema/index.js"
  * The alert outbox over drizzle: what the dispatcher reads and marks. Rows are written by
  * IncidentsRepo.saveIncident in the incident's own transaction.
  */
-export class AlertOutboxRepo {
+export class AlertOutboxRepo implements OutboxStore {
   constructor(private readonly db: Db) {}
 
   async pending(limit: number): Promise<OutboxItem[]> {

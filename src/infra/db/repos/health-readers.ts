@@ -1,6 +1,9 @@
 import { and, desc, eq, inArray } from "drizzle-orm";
-import type { BackupAges, PayoutsPause, PayoutsStates } from "../../../health/ports.js";
+import type { BackupAges, HealthStores, PayoutsPause, PayoutsStates } from "../../../health/ports.js";
 import type { Db } from "../client.js";
+import { AlertOutboxRepo } from "./alert-outbox.js";
+import { IncidentsRepo } from "./incidents.js";
+import { MutesRepo } from "./mutes.js";
 import { backups, payoutsState } from "../schema/index.js";
 
 /**
@@ -25,4 +28,9 @@ export class HealthReaders implements BackupAges, PayoutsStates {
     const [row] = await this.db.select().from(payoutsState).where(eq(payoutsState.target, target));
     return row ? { paused: row.paused, since: row.since, byName: row.byName, reason: row.reason } : null;
   }
+}
+
+/** The health stores over one database, as app.ts hands them to health/. */
+export function createHealthStores(db: Db): HealthStores {
+  return { incidents: new IncidentsRepo(db), mutes: new MutesRepo(db), outbox: new AlertOutboxRepo(db) };
 }

@@ -1,5 +1,5 @@
 import { and, asc, eq, inArray, ne, sql } from "drizzle-orm";
-import type { NewOutboxItem } from "../../../health/ports.js";
+import type { IncidentStore, NewOutboxItem } from "../../../health/ports.js";
 import type { Incident, IncidentMessage } from "../../../health/types.js";
 import type { Db } from "../client.js";
 import { alertOutbox, incidents, type IncidentRow } from "../schema/index.js";
@@ -9,7 +9,7 @@ import { alertOutbox, incidents, type IncidentRow } from "../schema/index.js";
  * `messages`; the outbox dispatcher appends to `messages` (see alert-outbox.ts), atomically, so the
  * two never overwrite each other.
  */
-export class IncidentsRepo {
+export class IncidentsRepo implements IncidentStore {
   constructor(private readonly db: Db) {}
 
   async loadUnresolved(): Promise<Incident[]> {

@@ -1,10 +1,11 @@
-import { gt } from "drizzle-orm";
+import { eq, gt } from "drizzle-orm";
+import type { MuteStore } from "../../../health/ports.js";
 import type { Mute } from "../../../health/types.js";
 import type { Db } from "../client.js";
 import { mutes } from "../schema/index.js";
 
 /** Mutes by key (`target:source:subject`); a mute outlives the incident it was pressed on. */
-export class MutesRepo {
+export class MutesRepo implements MuteStore {
   constructor(private readonly db: Db) {}
 
   async loadMutes(now: Date): Promise<Mute[]> {
@@ -19,5 +20,9 @@ export class MutesRepo {
       .insert(mutes)
       .values(values)
       .onConflictDoUpdate({ target: mutes.key, set: { until: values.until, byUserId: values.byUserId, byName: values.byName } });
+  }
+
+  async deleteMute(key: string): Promise<void> {
+    await this.db.delete(mutes).where(eq(mutes.key, key));
   }
 }

@@ -1,7 +1,8 @@
-import type { InlineButton } from "../shared/ports.js";
-import { formatDuration } from "../shared/format.js";
+import type { AlertRenderer } from "../../health/ports.js";
+import type { Incident } from "../../health/types.js";
+import { formatDuration } from "../../shared/format.js";
+import type { InlineButton } from "../../shared/ports.js";
 import { ackData, MUTE_CHOICES_MINUTES, muteData } from "./callback-data.js";
-import type { Incident } from "./types.js";
 
 /**
  * Alert texts. Plain text (no parse mode), so nothing from a container name or an error message
@@ -124,3 +125,13 @@ function clamp(text: string): string {
   if (text.length <= TELEGRAM_TEXT_LIMIT) return text;
   return `${text.slice(0, TELEGRAM_TEXT_LIMIT - 2)} …`;
 }
+
+/** The renderer health/ is given by app.ts. */
+export const alertRenderer: AlertRenderer = {
+  alertLine,
+  recoveryLine,
+  reminderLine,
+  alertMessage: (incidents, mutedUntil) => ({ text: renderAlertMessage(incidents, mutedUntil), buttons: alertButtons(incidents) }),
+  recoveryMessage: renderRecoveryMessage,
+  reminderMessage: (lines, only) => ({ text: renderReminderMessage(lines), buttons: only ? alertButtons([only]) : [] }),
+};
