@@ -6,6 +6,7 @@ import { createBot, commandList } from "./bot/bot.js";
 import type { BotFeature } from "./bot/context.js";
 import { alertRenderer } from "./bot/alerts/render.js";
 import { createAlertsFeature } from "./bot/handlers/alerts.js";
+import { createMutesFeature } from "./bot/handlers/mutes.js";
 import { createOperationsFeature } from "./bot/handlers/operations.js";
 import { createStatusFeature } from "./bot/handlers/status.js";
 import { startHealth, type HealthTarget } from "./health/index.js";
@@ -127,7 +128,7 @@ export async function startApp(config: Config, log: Logger, options: StartAppOpt
   const healthTargets: Record<string, HealthTarget> = {};
   for (const [name, c] of connections) {
     targetPorts[name] = { shell: c.shell, docker: c.docker };
-    healthTargets[name] = { shell: c.shell, docker: c.docker, project: c.project, config: config.ops.targets[name]!.health };
+    healthTargets[name] = { shell: c.shell, docker: c.docker, project: c.project, services: Object.keys(config.ops.targets[name]!.services), config: config.ops.targets[name]!.health };
   }
 
   // Operations and alerts talk to Telegram through their own Api with bounded, paced retries;
@@ -164,6 +165,7 @@ export async function startApp(config: Config, log: Logger, options: StartAppOpt
     createOperationsFeature({ service: operations.service }),
     createStatusFeature({ status: operations.status }),
     createAlertsFeature({ alerts: health.alerts, audit }),
+    createMutesFeature({ alerts: health.alerts, audit }),
   ];
 
   const bot = createBot({

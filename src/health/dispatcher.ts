@@ -2,7 +2,7 @@ import type { Logger } from "../infra/logger.js";
 import type { Clock, Notifier, SentMessage } from "../shared/ports.js";
 import type { AlertRenderer, IncidentStore, MuteStore, OutboxItem, OutboxStore } from "./ports.js";
 import type { Incident, IncidentMessage } from "./types.js";
-import { keyString } from "./types.js";
+import { muteCovers } from "./types.js";
 
 /**
  * Delivers the alert outbox: oldest first per chat, chats independently. Items of one kind queued
@@ -224,8 +224,8 @@ export class OutboxDispatcher {
   }
 
   private async mutedUntil(): Promise<(i: Incident) => Date | null> {
-    const mutes = new Map((await this.mutes.loadMutes(this.clock.now())).map((m) => [m.key, m.until]));
-    return (i) => mutes.get(keyString(i.key)) ?? null;
+    const mutes = await this.mutes.loadMutes(this.clock.now());
+    return (i) => mutes.filter((m) => muteCovers(m.key, i.key)).reduce<Date | null>((a, m) => (a && a > m.until ? a : m.until), null);
   }
 }
 

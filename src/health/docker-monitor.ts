@@ -27,7 +27,7 @@ export interface DockerMonitorOptions {
   clock: Clock;
   log: Logger;
   emit: (signal: Signal) => void;
-  /** Services with an unresolved docker incident (after a restart, the engine knows them). */
+  /** Services with an unresolved incident (after a restart, the engine knows them). */
   openServices: () => string[];
   restartLoopCount: number;
   restartLoopWindowMs: number;
@@ -40,6 +40,8 @@ export interface DockerMonitorOptions {
 
 const ONE_OFF_NAME = /[_-]run[_-][0-9a-f]{6,}$/;
 const OOM_MEMORY_MS = 10_000;
+/** This monitor's signal within a service incident. */
+const SIGNAL = "container";
 
 interface ServiceState {
   /** container name → why it is down */
@@ -149,6 +151,8 @@ export class DockerMonitor {
       ok: false,
       error: this.describe(service, st),
       policy: this.policy,
+      signal: SIGNAL,
+      viaTarget: true,
       weight: isNew || death ? 1 : 0,
     });
   }
@@ -233,7 +237,7 @@ export class DockerMonitor {
         return;
       }
       st.down.clear();
-      this.o.emit({ key: this.key(service), at: new Date(now), ok: true, policy: this.policy });
+      this.o.emit({ key: this.key(service), at: new Date(now), ok: true, policy: this.policy, signal: SIGNAL, viaTarget: true });
       return;
     }
     // Still down. After a restart the engine knows the incident but not which containers: refill.
@@ -248,7 +252,7 @@ export class DockerMonitor {
       if (!c || (c.state === "running" && c.health !== "unhealthy" && c.health !== "starting")) st.down.delete(name);
     }
     if (st.down.size > 0 && this.o.openServices().includes(service)) {
-      this.o.emit({ key: this.key(service), at: new Date(now), ok: false, error: this.describe(service, st), policy: this.policy, weight: 0 });
+      this.o.emit({ key: this.key(service), at: new Date(now), ok: false, error: this.describe(service, st), policy: this.policy, signal: SIGNAL, viaTarget: true, weight: 0 });
     }
   }
 
@@ -264,8 +268,9 @@ export class DockerMonitor {
     }
   }
 
+  /** The service's incident (other signals, such as its HTTP check, join the same one). */
   private key(service: string): IncidentKey {
-    return { target: this.o.target, source: "docker", subject: service };
+    return { target: this.o.target, source: "service", subject: service };
   }
 }
 

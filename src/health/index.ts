@@ -32,6 +32,8 @@ export interface HealthTarget {
   docker: DockerApi;
   /** Compose project name (the `com.docker.compose.project` label). */
   project: string;
+  /** Services configured in opsgram.yml (an HTTP check of the same name watches that service). */
+  services?: readonly string[];
   config: TargetConfig["health"];
 }
 
@@ -39,8 +41,10 @@ export interface HealthTarget {
 export interface HealthTuning {
   /** How long a new alert waits for others to join it in one message. Default 400 ms. */
   coalesceMs?: number;
-  /** Reminder for an open, unacked, unmuted incident (payouts use their own interval). Default 1 h; null = never. */
+  /** Overrides every target's `reminderMinutes` (payouts use their own interval); null = never. */
   remindEveryMs?: number | null;
+  /** A flapping incident resolves after this long without a failure. Default 15 min. */
+  flappingQuietMs?: number;
   /** Mute expiry and reminder resolution. Default 1 s. */
   tickMs?: number;
   /** A start is believed after this long. Default 1 s. */
@@ -87,7 +91,14 @@ export async function startHealth(options: StartHealthOptions): Promise<HealthHa
   const clock = options.clock ?? systemClock;
   const log = options.log;
   const t = options.tuning ?? {};
-  const remindEveryMs = t.remindEveryMs === undefined ? 3_600_000 : t.remindEveryMs;
+  const remindFor = (cfg: TargetConfig["health"]): number | null =>
+    t.remindEveryMs !== undefined ? t.remindEveryMs : cfg.reminderMinutes > 0 ? cfg.reminderMinutes * 60_000 : null;
+  const services = new Map<string, Set<string>>();
+  const maxOpensByTarget: Record<string, number> = {};
+  for (const [name, target] of Object.entries(options.targets)) {
+    services.set(name, new Set([...(target.services ?? []), ...target.config.http.flatMap((h) => (h.service ? [h.service] : []))]));
+    maxOpensByTarget[name] = target.config.flappingOpensPerHour;
+  }
   const { incidents, mutes, outbox } = options.stores;
 
   if (options.alertChatIds.length === 0) log.warn("no alert chats configured: incidents are recorded but not sent");
@@ -103,7 +114,17 @@ export async function startHealth(options: StartHealthOptions): Promise<HealthHa
     coalesceMs: t.coalesceMs ?? 400,
     ...(t.outboxPollMs !== undefined ? { pollMs: t.outboxPollMs } : {}),
   });
-  const service = new HealthService({ store: incidents, mutes, render: options.render, clock, log, alertChatIds: options.alertChatIds, onQueued: () => dispatcher.wake() });
+  const service = new HealthService({
+    store: incidents,
+    mutes,
+    render: options.render,
+    services,
+    flapping: { maxOpens: 4, maxOpensByTarget, windowMs: 3_600_000, quietMs: t.flappingQuietMs ?? 900_000 },
+    clock,
+    log,
+    alertChatIds: options.alertChatIds,
+    onQueued: () => dispatcher.wake(),
+  });
   await service.load();
   const expected = new ExpectedChangeRegistry(clock);
   const submit = (signal: Parameters<HealthService["submit"]>[0]) => service.submit(signal);
@@ -113,6 +134,7 @@ export async function startHealth(options: StartHealthOptions): Promise<HealthHa
   for (const [name, target] of Object.entries(options.targets)) {
     const cfg = target.config;
     const targetLog = log.child({ target: name });
+    const remindEveryMs = remindFor(cfg);
     monitors.push(
       new DockerMonitor({
         target: name,
@@ -125,7 +147,7 @@ export async function startHealth(options: StartHealthOptions): Promise<HealthHa
         openServices: () =>
           service
             .openIncidents()
-            .filter((i) => i.key.target === name && i.key.source === "docker")
+            .filter((i) => i.key.target === name && i.key.source === "service")
             .map((i) => i.key.subject),
         restartLoopCount: cfg.restartLoopCount,
         restartLoopWindowMs: cfg.restartLoopWindowSeconds * 1000,
@@ -134,7 +156,7 @@ export async function startHealth(options: StartHealthOptions): Promise<HealthHa
         ...(t.dockerRecheckMs !== undefined ? { recheckMs: t.dockerRecheckMs } : {}),
       }),
     );
-    const ctx: CheckContext = { target: name, clock, isTargetChanging: () => expected.isTargetChanging(name) };
+    const ctx: CheckContext = { target: name, clock, isTargetChanging: () => expected.isTargetChanging(name), services: new Set(target.services ?? []) };
     for (const http of cfg.http) {
       checks.push(http.from === "bot" ? httpFromBot(ctx, http, remindEveryMs) : httpFromTarget(ctx, target.shell, http, remindEveryMs));
     }

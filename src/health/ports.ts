@@ -110,10 +110,12 @@ export interface AlertRenderer {
 
 /**
  * Latest successful backup of a target (the backups table). Shaped like the operations'
- * BackupsRepo, so `repos.backups` can be passed as is.
+ * BackupsRepo, plus when watching began.
  */
 export interface BackupAges {
   lastSucceeded(target: string): Promise<{ createdAt: Date } | null>;
+  /** When backups of the target were first watched (stored at the first call, so it survives restarts). */
+  watchingSince(target: string, now: Date): Promise<Date>;
 }
 
 export interface PayoutsPause {

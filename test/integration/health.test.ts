@@ -159,6 +159,11 @@ function proxyAlerts(): HealthHandle["alerts"] {
     ack: (...a) => current().ack(...a),
     mute: (...a) => current().mute(...a),
     incidentsFor: (...a) => current().incidentsFor(...a),
+    activeMutes: () => current().activeMutes(),
+    scopesFor: (w) => current().scopesFor(w),
+    knownNames: () => current().knownNames(),
+    muteScopes: (...a) => current().muteScopes(...a),
+    unmuteScopes: (s) => current().unmuteScopes(s),
   };
 }
 

@@ -45,7 +45,7 @@ describe("coalescing", () => {
     const text = notifier.sends()[0]!.text;
     expect(text).toContain("🔴 20 of 20 problems open");
     for (let n = 1; n <= 20; n++) expect(text).toContain(`worker${n} exited (code 137)`);
-    expect(notifier.sends()[0]!.options?.buttons?.[0]?.map((b) => b.text)).toEqual(["Ack", "Mute 1h"]);
+    expect(notifier.sends()[0]!.options?.buttons?.[0]?.map((b) => b.text)).toEqual(["Ack", "Mute 1h", "Mute 24h"]);
   });
 
   it("recoveries of a burst coalesce too, and the original message is edited to resolved", async () => {

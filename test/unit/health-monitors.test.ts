@@ -79,7 +79,7 @@ describe("DockerMonitor", () => {
     docker.containers = [container("web", 1, "exited", 137)];
     monitor.onEvent(ev("oom", "web"));
     monitor.onEvent(ev("die", "web", 1, 137));
-    expect(signals).toMatchObject([{ ok: false, error: "web exited (code 137, OOM)", key: { target: "prod", source: "docker", subject: "web" } }]);
+    expect(signals).toMatchObject([{ ok: false, error: "web exited (code 137, OOM)", key: { target: "prod", source: "service", subject: "web" }, signal: "container", viaTarget: true }]);
     docker.containers = [container("web", 1)];
     monitor.onEvent(ev("start", "web"));
     await pass(clock, 20);

@@ -22,9 +22,24 @@ function icon(incident: Incident): string {
   return "🔴";
 }
 
-/** "🔴 prod: web exited (code 137, OOM)" */
+/** "🔴 prod: web exited (code 137, OOM)"; a flapping one says so first. */
 export function alertLine(incident: Incident): string {
-  return `${icon(incident)} ${incident.key.target}: ${incident.lastError}`;
+  const flapping = incident.flaps > 0 ? `${subjectLabel(incident)} is flapping (${incident.flaps} outages within 1 h) — ` : "";
+  return `${icon(incident)} ${incident.key.target}: ${flapping}${incident.lastError}`;
+}
+
+/** The first line of a one-incident message: the alert line, or a count when several signals are listed. */
+function headline(incident: Incident): string {
+  if (incident.signals.length < 2) return alertLine(incident);
+  const failing = incident.signals.filter((s) => s.failing).length;
+  const flapping = incident.flaps > 0 ? ` is flapping (${incident.flaps} outages within 1 h)` : "";
+  return `${icon(incident)} ${incident.key.target}: ${subjectLabel(incident)}${flapping} — ${failing} of ${incident.signals.length} signals failing`;
+}
+
+/** Under the headline of an incident with several signals: each one, recovered ones ticked. */
+function signalLines(incident: Incident): string[] {
+  if (incident.signals.length < 2) return [];
+  return incident.signals.map((s) => (s.failing ? `• ${s.error}` : `✓ ${s.error} (recovered)`));
 }
 
 /** What the state adds under the headline: since when, acked by whom, muted, resolved after… */
@@ -50,14 +65,14 @@ function who(name: string | null, id: number | null): string {
 export function renderAlertMessage(incidents: readonly Incident[], mutedUntil: (i: Incident) => Date | null = () => null): string {
   const sorted = [...incidents].sort((a, b) => a.id - b.id);
   const only = sorted.length === 1 ? sorted[0] : undefined;
-  if (only) return clamp(`${alertLine(only)}\n${stateNote(only, mutedUntil(only))}`);
+  if (only) return clamp([headline(only), ...signalLines(only), stateNote(only, mutedUntil(only))].join("\n"));
   const down = sorted.filter((i) => i.state !== "resolved").length;
   const head = down > 0 ? `🔴 ${down} of ${sorted.length} problems open` : `🟢 all ${sorted.length} problems resolved`;
   const lines = sorted.map((i) => `${alertLine(i)} — ${stateNote(i, mutedUntil(i))}`);
   return clamp([head, ...capLines(lines)].join("\n"));
 }
 
-/** [Ack] [Mute 1h] while anything on the message is unresolved; no buttons once all is resolved. */
+/** [Ack] [Mute 1h] [Mute 24h] while anything on the message is unresolved; no buttons once all is resolved. */
 export function alertButtons(incidents: readonly Incident[]): InlineButton[][] {
   const open = incidents.filter((i) => i.state !== "resolved");
   const first = open.reduce<Incident | undefined>((a, b) => (a && a.id < b.id ? a : b), undefined);
@@ -101,6 +116,7 @@ export function renderReminderMessage(lines: readonly string[]): string {
 export function subjectLabel(incident: Incident): string {
   const { source, subject } = incident.key;
   switch (source) {
+    case "service":
     case "docker":
       return subject;
     case "http":

@@ -4,7 +4,7 @@ import type { Db } from "../client.js";
 import { AlertOutboxRepo } from "./alert-outbox.js";
 import { IncidentsRepo } from "./incidents.js";
 import { MutesRepo } from "./mutes.js";
-import { backups, payoutsState } from "../schema/index.js";
+import { backups, healthWatch, payoutsState } from "../schema/index.js";
 
 /**
  * Read-only views the health monitors need of tables the operations write (backups,
@@ -22,6 +22,16 @@ export class HealthReaders implements BackupAges, PayoutsStates {
       .orderBy(desc(backups.createdAt))
       .limit(1);
     return row ?? null;
+  }
+
+  /** When backups of the target were first watched (recorded on the first call; later calls read it). */
+  async watchingSince(target: string, now: Date): Promise<Date> {
+    await this.db.insert(healthWatch).values({ target, check: "backup", since: now }).onConflictDoNothing();
+    const [row] = await this.db
+      .select({ since: healthWatch.since })
+      .from(healthWatch)
+      .where(and(eq(healthWatch.target, target), eq(healthWatch.check, "backup")));
+    return row?.since ?? now;
   }
 
   async get(target: string): Promise<PayoutsPause | null> {

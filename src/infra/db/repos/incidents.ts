@@ -32,6 +32,8 @@ export class IncidentsRepo implements IncidentStore {
       lastSeenAt: incident.lastSeenAt,
       count: incident.count,
       lastError: incident.lastError,
+      signals: incident.signals,
+      flaps: incident.flaps,
       ackedBy: incident.ackedBy,
       ackedByName: incident.ackedByName,
       ackedAt: incident.ackedAt,
@@ -46,7 +48,7 @@ export class IncidentsRepo implements IncidentStore {
           .onConflictDoUpdate({
             target: [incidents.target, incidents.source, incidents.subject],
             targetWhere: sql`"state" <> 'resolved'`,
-            set: { lastSeenAt: values.lastSeenAt, count: values.count, lastError: values.lastError },
+            set: { lastSeenAt: values.lastSeenAt, count: values.count, lastError: values.lastError, signals: values.signals, flaps: values.flaps },
           })
           .returning({ id: incidents.id });
         if (!row) throw new Error("incident insert returned no row");
@@ -107,6 +109,8 @@ export function toIncident(row: IncidentRow): Incident {
     count: row.count,
     lastError: row.lastError ?? "",
     messages: row.messages ?? [],
+    signals: row.signals ?? [],
+    flaps: row.flaps,
     ackedBy: row.ackedBy,
     ackedByName: row.ackedByName,
     ackedAt: row.ackedAt,

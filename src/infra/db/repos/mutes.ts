@@ -10,16 +10,16 @@ export class MutesRepo implements MuteStore {
 
   async loadMutes(now: Date): Promise<Mute[]> {
     const rows = await this.db.select().from(mutes).where(gt(mutes.until, now));
-    return rows.map((r) => ({ key: r.key, until: r.until, byUserId: r.byUserId, byName: r.byName }));
+    return rows.map((r) => ({ key: r.key, until: r.until, byUserId: r.byUserId, byName: r.byName, reason: r.reason }));
   }
 
   /** Upserts: a second Mute on the same key replaces the first (the engine never shortens one). */
   async saveMute(mute: Mute): Promise<void> {
-    const values = { key: mute.key, until: mute.until, byUserId: mute.byUserId, byName: mute.byName };
+    const values = { key: mute.key, until: mute.until, byUserId: mute.byUserId, byName: mute.byName, reason: mute.reason };
     await this.db
       .insert(mutes)
       .values(values)
-      .onConflictDoUpdate({ target: mutes.key, set: { until: values.until, byUserId: values.byUserId, byName: values.byName } });
+      .onConflictDoUpdate({ target: mutes.key, set: { until: values.until, byUserId: values.byUserId, byName: values.byName, reason: values.reason } });
   }
 
   async deleteMute(key: string): Promise<void> {

@@ -12,3 +12,4 @@ export * from "./payouts-state.js";
 export * from "./incidents.js";
 export * from "./alert-outbox.js";
 export * from "./mutes.js";
+export * from "./health-watch.js";
