@@ -149,6 +149,7 @@ describe("database on PGlite", () => {
       "audit_events",
       "backups",
       "deployments",
+      "health_watch",
       "incidents",
       "locks",
       "mutes",
