@@ -1,4 +1,5 @@
 import type { AlertActor, AlertPolicy, Incident, IncidentKey, Mute, Signal } from "./types.js";
+import { newSignalState, syncSignals, type SignalState } from "./signals.js";
 import { keyString, muteCovers } from "./types.js";
 
 /**
@@ -17,17 +18,6 @@ export type EngineEffect =
   | { type: "resolve"; incident: Incident; durationMs: number; notify: boolean }
   | { type: "remind"; incident: Incident }
   | { type: "worse"; incident: Incident };
-
-/** One signal's run of failures or successes. `failing`: it crossed its threshold and counts. */
-interface SignalState {
-  failures: number;
-  successes: number;
-  firstFailureAt: Date | null;
-  firstSuccessAt: Date | null;
-  failing: boolean;
-  error: string;
-  viaTarget: boolean;
-}
 
 interface KeyState {
   key: IncidentKey;
@@ -95,7 +85,7 @@ export class IncidentEngine {
     const st = this.stateOf(signal.key);
     st.policy = signal.policy;
     const name = signal.signal ?? signal.key.source;
-    const sig = st.signals.get(name) ?? { failures: 0, successes: 0, firstFailureAt: null, firstSuccessAt: null, failing: false, error: "", viaTarget: false };
+    const sig = st.signals.get(name) ?? newSignalState();
     st.signals.set(name, sig);
     sig.viaTarget = signal.viaTarget ?? false;
     if (!signal.ok) {
@@ -115,7 +105,7 @@ export class IncidentEngine {
       incident.lastSeenAt = signal.at;
       if (joined && incident.flaps > 0) incident.flaps += 1;
       if (!joined && !changed) return [];
-      this.syncSignals(st);
+      syncSignals(st.incident, st.signals);
       if (joined && incident.ackedAt && incident.state === "acked" && st.announced) return [{ type: "worse", incident }];
       return [{ type: "update", incident }];
     }
@@ -127,7 +117,7 @@ export class IncidentEngine {
     if (!sig.failing || sig.successes < signal.policy.successesBeforeRecovery) return [];
     sig.failing = false;
     if (!incident) return [];
-    this.syncSignals(st);
+    syncSignals(st.incident, st.signals);
     if ([...st.signals.values()].some((s) => s.failing)) return [{ type: "update", incident }];
     // A flapping incident waits for a quiet spell (tick) instead of resolving on every recovery.
     if (incident.flaps > 0) return [{ type: "update", incident }];
@@ -261,22 +251,8 @@ export class IncidentEngine {
     };
     st.incident = opened;
     st.announced = !muted;
-    this.syncSignals(st);
+    syncSignals(st.incident, st.signals);
     return [{ type: "open", incident: opened, notify: !muted }];
-  }
-
-  /** Copies the signal states onto the incident (keeping the order they joined) and its summary line. */
-  private syncSignals(st: KeyState): void {
-    const incident = st.incident;
-    if (!incident) return;
-    const listed = new Map(incident.signals.map((s) => [s.name, s]));
-    for (const [name, s] of st.signals) {
-      const seen = listed.get(name);
-      if (seen) Object.assign(seen, { error: s.error, failing: s.failing });
-      else if (s.failing) incident.signals.push({ name, error: s.error, failing: true });
-    }
-    const failing = incident.signals.filter((s) => s.failing);
-    incident.lastError = (failing.length > 0 ? failing : incident.signals).map((s) => s.error).join("; ");
   }
 
   private resolve(st: KeyState, recoveredAt: Date, at: Date): EngineEffect[] {
