@@ -324,6 +324,22 @@ describe("health alerts (sandbox + Postgres + emulator)", () => {
     await settled();
   });
 
+  it("a new signal joining an acknowledged incident posts it once more", async () => {
+    const id = await webId();
+    await docker("exec", id, "rm", "/www/health");
+    const alert = await next((m) => /🔴 prod: HTTP check web: status 404/.test(m.text), 10_000);
+    expect((await press(alert, "Ack")).text).toMatch(/^Acknowledged/);
+    await docker("kill", id); // the container signal joins the acked incident
+    const again = await next((m) => m.messageId !== alert.messageId && /🔴 prod: web — 2 of 2 signals failing/.test(m.text), 5_000);
+    expect(again.text).toMatch(/acked by @alice/);
+    await compose("up", "-d");
+    await docker("exec", await webId(), "sh", "-c", "echo ok > /www/health");
+    await next((m) => /^🟢 prod: web recovered/.test(m.text), 30_000);
+    await marker();
+    expect(sentSince(testMark, (m) => /^🔴 prod: (web|HTTP check web)/.test(m.text)).map((m) => m.messageId)).toEqual([alert.messageId, again.messageId]);
+    await settled();
+  });
+
   it("a burst: 20 worker containers killed at once make at most 2 messages", async () => {
     await compose("up", "-d", "--scale", "worker=20");
     const ids = (await compose("ps", "-q", "worker")).split("\n").filter(Boolean);
@@ -440,6 +456,7 @@ describe("health alerts (sandbox + Postgres + emulator)", () => {
   it("sshd stops: one unreachable incident, no Docker or HTTP alerts; back while web is down: web's incident appears", async () => {
     await health!.stop();
     await startMonitoring({}, { reachabilityIntervalSeconds: 5 });
+    await say("/unmute web"); // the test before muted it for an hour
     const mark = telegram.messages.length;
     const listener = await sshdPid();
     // Freeze the listener (new connections hang before the SSH banner) and end the open sessions.
