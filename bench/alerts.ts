@@ -78,7 +78,8 @@ async function main(): Promise<void> {
           dockerSocket: sandbox.dockerSocket,
           compose: { command: "docker-compose", project: sandbox.composeProject },
           // 20 kills in a few minutes would otherwise be (rightly) a restart loop.
-          health: { restartLoopCount: 100, restartLoopWindowSeconds: 10 },
+          // ...and more than 4 outages an hour a flapping incident: not what is timed here.
+          health: { restartLoopCount: 100, restartLoopWindowSeconds: 10, flappingOpensPerHour: 100 },
         },
       },
     }).targets.prod!;
