@@ -497,14 +497,15 @@ describe("health alerts (sandbox + Postgres + emulator)", () => {
           ssh: { privateKeyPath: sandbox.ssh.privateKeyPath, knownHostsPath: sandbox.ssh.knownHostsPath },
           appDir: sandbox.appDir,
           compose: { command: "docker-compose", project: "nosuchproject" },
-          health: { disk: { path: "/", warnPercent: 1, intervalSeconds: 5 }, backupMaxAgeHours: 1, payoutsPausedReminderMinutes: 0.02 },
+          // reminderMinutes 0: aux's incidents are never reminded (gone's, every 1.2 s, show reminders do run).
+          health: { disk: { path: "/", warnPercent: 1, intervalSeconds: 5 }, backupMaxAgeHours: 1, payoutsPausedReminderMinutes: 0.02, reminderMinutes: 0 },
         },
         gone: {
           host: `ssh://${sandbox.ssh.username}@127.0.0.1:${deadPort}`,
           ssh: { privateKeyPath: sandbox.ssh.privateKeyPath, knownHostsPath: sandbox.ssh.knownHostsPath, connectTimeoutSeconds: 2 },
           appDir: sandbox.appDir,
           compose: { command: "docker-compose", project: "gone" },
-          health: { reachabilityIntervalSeconds: 5 },
+          health: { reachabilityIntervalSeconds: 5, reminderMinutes: 0.02 },
         },
       },
     }).targets;
@@ -534,6 +535,9 @@ describe("health alerts (sandbox + Postgres + emulator)", () => {
       // The payouts reminder repeats at its interval while paused.
       await waitUntil("two payouts reminders", () => (telegram.messages.filter(inAux(/^⏰ aux: payouts paused since/)).length >= 2 ? true : undefined));
       await seen(/🔴 gone: not answering over SSH/, 20_000);
+      // Marker: two reminders of gone's incident (opened after aux's disk alert) have come; aux's disk alert, older, got none.
+      await waitUntil("two reminders of gone", () => (telegram.messages.filter(inAux(/⏰ gone: still down/)).length >= 2 ? true : undefined), 15_000);
+      expect(telegram.messages.filter(inAux(/⏰ aux: still down/))).toEqual([]);
 
       await aux.db.insert(backups).values({ target: "aux", status: "succeeded", path: "/backups/aux.dump", createdAt: new Date() });
       await seen(/^🟢 aux: backups are fresh again after/);
