@@ -28,8 +28,8 @@ export function createMutesFeature(deps: MutesFeatureDeps): BotFeature {
   return {
     name: "mutes",
     commands: [
-      { command: "mute", description: "<service|target> <30m|4h|2d> [reason]: silence its alerts (max 7 days)" },
-      { command: "unmute", description: "<service|target>: alerts speak again" },
+      { command: "mute", description: "silence a service's or a target's alerts (at most 7 days): /mute <service|target> <30m|4h|2d> [reason]" },
+      { command: "unmute", description: "lift a mute: /unmute <service|target>" },
     ],
     register(composer: Composer<BotContext>) {
       const audit = (ctx: BotContext, action: string, args: unknown, outcome: "confirmed" | "failed", detail: unknown) =>
