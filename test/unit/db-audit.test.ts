@@ -151,6 +151,7 @@ describe("database on PGlite", () => {
       "audit_events",
       "backups",
       "deployments",
+      "health_watch",
       "incidents",
       "locks",
       "mutes",
