@@ -41,9 +41,9 @@ const EXAMPLE_CONFIG = "deploy/opsgram.example.yml";
 
 async function openMigratedDatabase(config: Config, log: Logger): Promise<DatabaseHandle> {
   let handle: DatabaseHandle;
-  if (!config.env.databaseUrl) log.info({ dataDir: config.env.dataDir }, "opening the embedded database (the first start initialises it and takes up to a minute)");
+  if (!config.env.databaseUrl) log.info({ dataDir: config.env.dataDir }, "no DATABASE_URL: starting the embedded Postgres under DATA_DIR");
   try {
-    handle = await openDatabase({ url: config.env.databaseUrl, dataDir: config.env.dataDir });
+    handle = await openDatabase({ url: config.env.databaseUrl, dataDir: config.env.dataDir, log });
   } catch (err) {
     throw new SetupError([`database: cannot open (${(err as Error).message})`]);
   }
