@@ -152,12 +152,18 @@ export function isOrphan(pid: number): boolean {
   }
 }
 
+/** True while `pid` runs. A zombie (exited, not yet reaped by a lazy init) counts as gone. */
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
+    if ((err as NodeJS.ErrnoException).code !== "EPERM") return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
+  } catch {
+    return platform() !== "linux"; // no /proc to ask: trust kill(0)
   }
 }
 
