@@ -232,7 +232,7 @@ async function startBot(kind: BotKind, emulator: BotApiEmulator, databaseUrl: st
       stop,
     };
   }
-  const bot = startScriptProcess("bench/bare-bot.ts", {
+  const bot = startScriptProcess("bench/bare-bot.mjs", {
     ...telegram,
     ...nodeOptions,
     BARE_POLLING: kind === "bare-runner" ? "runner" : "sequential",
@@ -812,7 +812,7 @@ async function main(): Promise<void> {
     `- **A burst**: ${count(N_ADMIN)} \`/help\` from ${ADMIN_USERS.length} allowlisted users spread over ${ADMIN_CHATS.length} admin groups, enqueued at once; updates/s = ${count(N_ADMIN)} / (first enqueue → last reply recorded by the emulator); latency = enqueue → reply recorded (mostly queueing in a burst), each reply paired with its update per chat in order (1 ms resolution). opsgram audits each /help (hash-chained insert under an advisory lock) and records it in processed_updates.`,
     `- **A steady**: ${count(N_STEADY)} \`/help\` offered at ${STEADY_RATE}/s, for latency when a bot keeps up (a bot that cannot keeps queueing, and its latency shows it).`,
     `- **B flood**: ${count(N_STRANGER)} messages from ${STRANGER_PAIRS.length} strangers (8 private chats, 2 strangers inside an admin group), enqueued at once; updates/s = ${count(N_STRANGER)} / (first enqueue → emulator idle: nothing pending, bot polling again, no call in flight), the same for every bot. opsgram refuses once per chat per minute and audits once per (chat, user) per minute; the bare bot answers every message.`,
-    "- Baseline: `bench/bare-bot.ts`, a bare grammY bot replying with a constant, with opsgram's polling (@grammyjs/runner `run(bot)`) and Bot API client setup (bounded auto-retry); grammY's sequential `bot.start()` is a second reference, measured in round 1 only.",
+    "- Baseline: `bench/bare-bot.mjs`, a bare grammY bot replying with a constant, with opsgram's polling (@grammyjs/runner `run(bot)`) and Bot API client setup (bounded auto-retry); grammY's sequential `bot.start()` is a second reference, measured in round 1 only.",
     "",
     table,
     "",

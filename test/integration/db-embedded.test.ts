@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { lstatSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { sql } from "drizzle-orm";
@@ -64,6 +64,24 @@ describe("embedded Postgres", () => {
     // The owner is unharmed.
     await owner.db.execute(sql`select 1`);
     await owner.close();
+  });
+
+  it.runIf(process.getuid?.() === 0)("as root under a folder the server user cannot enter: data goes to /var/lib/opsgram, linked from DATA_DIR", async () => {
+    const parent = dataDir(); // mkdtemp: mode 0700, like /root
+    const dir = join(parent, "data");
+    mkdirSync(dir);
+    const handle = await open(dir);
+    const link = join(dir, "postgres");
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    const real = realpathSync(link);
+    dirs.push(real);
+    expect(real).toMatch(/^\/var\/lib\/opsgram\/postgres-[0-9a-f]{12}$/);
+    expect(statSync(parent).mode & 0o777).toBe(0o700); // folders above DATA_DIR are left alone
+    await handle.db.execute(sql`select 1`);
+    await handle.close();
+    const again = await open(dir); // found again through the link
+    expect(lockHolder(real)).toBeDefined();
+    await again.close();
   });
 
   it("a bot killed with SIGKILL leaves no server behind: the next start opens the same data", async () => {

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Logger } from "../logger.js";
 import {
+  clusterFolder,
   EMBEDDED_OS_USER,
   EMBEDDED_ROLE,
   findBinaries,
@@ -92,12 +93,14 @@ export interface StartEmbeddedOptions {
 /** Starts (and on the first start creates) the embedded server of `dataDir`. */
 export async function startEmbeddedPostgres(options: StartEmbeddedOptions): Promise<EmbeddedServer> {
   const log = options.log?.child({ module: "embedded-postgres" });
-  const pgdata = resolve(options.dataDir, "postgres");
+  const dataDir = resolve(options.dataDir);
   const binaries = await findBinaries();
   const runAs = await serverUser();
   if (runAs?.created) log?.info({ user: EMBEDDED_OS_USER }, `running as root: created the system user ${EMBEDDED_OS_USER} for the embedded Postgres (it refuses to run as root)`);
-  mkdirSync(options.dataDir, { recursive: true });
-  if (letServerThrough(options.dataDir, runAs)) log?.info({ dataDir: options.dataDir, user: EMBEDDED_OS_USER }, "DATA_DIR made passable (o+x) for the embedded Postgres user");
+  mkdirSync(dataDir, { recursive: true });
+  if (letServerThrough(dataDir, runAs)) log?.info({ dataDir, user: EMBEDDED_OS_USER }, "DATA_DIR made passable (o+x) for the embedded Postgres user");
+  const { pgdata, moved } = clusterFolder(dataDir, runAs);
+  if (moved) log?.info({ pgdata, link: join(dataDir, "postgres") }, `the embedded Postgres user ${EMBEDDED_OS_USER} cannot enter the folders above DATA_DIR: its data lives in ${pgdata} (linked from DATA_DIR/postgres)`);
   // The server sees none of the bot's environment (token, DATABASE_URL…), only what it needs.
   const env: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? "/usr/bin:/bin", LC_ALL: "C", TZ: "UTC" };
   if (!existsSync(join(pgdata, "PG_VERSION"))) {

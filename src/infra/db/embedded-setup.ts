@@ -1,5 +1,6 @@
-import { execFile } from "node:child_process";
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { execFile, spawnSync } from "node:child_process";
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, symlinkSync } from "node:fs";
 import { arch, platform } from "node:os";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
@@ -85,6 +86,32 @@ export function letServerThrough(dataDir: string, runAs: RunAs | undefined): boo
   if (mode & 0o001) return false;
   chmodSync(dataDir, (mode & 0o7777) | 0o001);
   return true;
+}
+
+/** Where the cluster lives when DATA_DIR is somewhere the server user cannot reach (as root). */
+const FALLBACK_ROOT = "/var/lib/opsgram";
+
+/** Can `runAs` reach `dir` (search permission on it and on every folder above it)? */
+function reachable(dir: string, runAs: RunAs): boolean {
+  return spawnSync("test", ["-x", dir], { uid: runAs.uid, gid: runAs.gid }).status === 0;
+}
+
+/**
+ * The cluster's folder: `DATA_DIR/postgres`. As root, when DATA_DIR sits under a folder the
+ * server user cannot enter (e.g. /root, mode 0700: the common "clone into ~ and npm start" on a
+ * VPS), the cluster goes to /var/lib/opsgram/postgres-<hash of DATA_DIR> instead, and
+ * `DATA_DIR/postgres` becomes a symlink to it, so it is still found there. We never loosen the
+ * permissions of folders above DATA_DIR.
+ */
+export function clusterFolder(dataDir: string, runAs: RunAs | undefined): { pgdata: string; moved: boolean } {
+  const link = join(dataDir, "postgres");
+  if (existsSync(link) && lstatSync(link).isSymbolicLink()) return { pgdata: realpathSync(link), moved: true };
+  if (!runAs || reachable(dataDir, runAs)) return { pgdata: link, moved: false };
+  const hash = createHash("sha256").update(realpathSync(dataDir)).digest("hex").slice(0, 12);
+  const target = join(FALLBACK_ROOT, `postgres-${hash}`);
+  mkdirSync(FALLBACK_ROOT, { recursive: true, mode: 0o755 });
+  if (!existsSync(link)) symlinkSync(target, link);
+  return { pgdata: target, moved: true };
 }
 
 /** The role and database the bot uses inside the embedded cluster. */
