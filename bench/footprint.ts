@@ -84,11 +84,13 @@ async function main(): Promise<void> {
   };
   const opts = { emulator, cleanup };
 
+  const progress = () => log(`  so far: ${JSON.stringify(r, (k, v) => (k === "processes" ? undefined : v))}`);
   log("bare runner bot: start, idle memory, round trip");
   let bot = await startBareBot(opts);
   r.bare = { firstAnswerMs: bot.firstAnswerMs, idle: await idleMemory(bot), roundTrip: summarize(await roundTrips(emulator, ROUND_TRIPS)) };
   await bot.stop();
 
+  progress();
   log("bare sequential bot: round trip");
   {
     const proc = startScriptProcess("bench/bare-bot.mjs", { TELEGRAM_BOT_TOKEN: emulator.token, TELEGRAM_API_ROOT: emulator.apiRoot, BARE_POLLING: "sequential" });
@@ -98,6 +100,7 @@ async function main(): Promise<void> {
     await stop();
   }
 
+  progress();
   log("opsgram, external Postgres: first start (migrations), then a warm start");
   const dataDirPg = join(scratch, "data-pg");
   const databaseUrl = pg.createDatabase("footprint");
@@ -108,6 +111,7 @@ async function main(): Promise<void> {
   r.postgres = { firstStartMs: pgFirst, firstAnswerMs: bot.firstAnswerMs, idle: await idleMemory(bot), roundTrip: summarize(await roundTrips(emulator, ROUND_TRIPS)) };
   await bot.stop();
 
+  progress();
   log("opsgram, Postgres 5 ms away (delaying proxy): round trip");
   {
     const url = new URL(databaseUrl);
@@ -120,6 +124,7 @@ async function main(): Promise<void> {
     await closeProxy();
   }
 
+  progress();
   log("opsgram, embedded Postgres: first start on an empty DATA_DIR, then a warm start");
   const dataDirEmbedded = join(scratch, "data-embedded");
   bot = await startOpsgram({ dataDir: dataDirEmbedded, configPath: noConfig }, opts);
@@ -133,6 +138,7 @@ async function main(): Promise<void> {
   r.embedded = { first: embeddedFirst, firstAnswerMs: bot.firstAnswerMs, idle: await idleMemory(bot), roundTrip: summarize(await roundTrips(emulator, ROUND_TRIPS)) };
   await bot.stop();
 
+  progress();
   log(`opsgram, external Postgres: memory after ${N_UPDATES} updates vs idle, after a full GC`);
   {
     bot = await startOpsgram({ dataDir: dataDirPg, databaseUrl, configPath: noConfig }, { ...opts, gc: true });
@@ -147,6 +153,7 @@ async function main(): Promise<void> {
     await bot.stop();
   }
 
+  progress();
   if (WITH_SANDBOX) {
     log("sandbox VPS: idle memory with 1, 5, 20 targets");
     const sandbox = await startSandbox({ postgresUrl: pg.url });
@@ -158,14 +165,16 @@ async function main(): Promise<void> {
       dockerSocket: sandbox.dockerSocket,
       compose: { command: sandbox.composeCommand, project: sandbox.composeProject },
       services: { web: { min: 1, max: 1 }, worker: { min: 1, max: 3 } },
-      health: { http: [{ url: `http://127.0.0.1:${sandbox.webPort}/health` }] },
+      health: { http: [{ name: "web", url: `http://127.0.0.1:${sandbox.webPort}/health` }] },
     });
     r.targets = [];
+    // Partial results survive a failure here: the figures above are already in `r`.
     for (const n of [1, 5, 20]) {
       const configPath = writeTargetsConfig(join(scratch, `opsgram-${n}.yml`), n, target);
       bot = await startOpsgram({ dataDir: dataDirPg, databaseUrl, configPath }, opts, `opsgram with ${n} targets`);
       await sleep(20_000); // monitors connect, first HTTP checks and re-lists run
       r.targets.push({ targets: n, firstAnswerMs: bot.firstAnswerMs, idle: bot.memory() });
+      log(`  ${n} targets: RSS ${r.targets.at(-1)!.idle.rssMiB.toFixed(0)} MiB`);
       await bot.stop();
     }
   }

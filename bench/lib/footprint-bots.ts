@@ -43,7 +43,15 @@ async function startTimed(script: string, env: Record<string, string>, options: 
   const t0Wall = Date.now();
   const proc = startScriptProcess(script, env, options.gc ? ["--expose-gc", "--import", GC_PRELOAD] : []);
   const stop = cleanup.add(label, () => proc.stop());
-  const answer = await emulator.waitForMessage((m) => m.index >= before && m.chatId === ADMIN_CHAT.id, options.timeoutMs ?? 60_000).catch((err: unknown) => {
+  // A bot that exits (bad config, say) fails the wait at once instead of after the timeout.
+  const exited = new Promise<never>((_, reject) =>
+    proc.child.once("exit", (code) => reject(new Error(`${label} exited (${code}) before answering:\n${proc.output().slice(-3000)}`))),
+  );
+  exited.catch(() => {});
+  const answer = await Promise.race([
+    emulator.waitForMessage((m) => m.index >= before && m.chatId === ADMIN_CHAT.id, options.timeoutMs ?? 60_000),
+    exited,
+  ]).catch((err: unknown) => {
     throw new Error(`${label}: no answer to /help: ${(err as Error).message}\n${proc.output().slice(-3000)}`);
   });
   const firstAnswerMs = answer.sentAt.getTime() - t0Wall;
