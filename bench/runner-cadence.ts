@@ -5,6 +5,9 @@
  *
  *   npx tsx bench/runner-cadence.ts [--n 60]
  *
+ * Each polling mode runs twice: commands back to back, and 100 ms apart (the bot idle in a long
+ * poll when the command arrives, as when a person types).
+ *
  * For each round trip the emulator's call log gives: enqueue → the getUpdates that carried the
  * update arrived (t_poll; a parked long poll is answered at once), → the sendMessage request
  * arrived (t_send). Printed as p50 per segment, so a delay shows where it sits: before the bot
@@ -22,16 +25,18 @@ const disarm = cleanup.armExits(5 * 60_000);
 const CHAT = { id: 7001, type: "private" as const };
 const USER = { id: 7001, username: "oncall" };
 
-async function measure(polling: "runner" | "sequential", extraEnv: Record<string, string> = {}) {
+async function measure(polling: "runner" | "sequential", gapMs: number) {
   const emulator = await BotApiEmulator.start();
   const stopEmulator = cleanup.add("emulator", () => emulator.stop());
-  const bot = startScriptProcess("bench/bare-bot.mjs", { TELEGRAM_BOT_TOKEN: emulator.token, TELEGRAM_API_ROOT: emulator.apiRoot, BARE_POLLING: polling, ...extraEnv });
+  const bot = startScriptProcess("bench/bare-bot.mjs", { TELEGRAM_BOT_TOKEN: emulator.token, TELEGRAM_API_ROOT: emulator.apiRoot, BARE_POLLING: polling });
   const stopBot = cleanup.add("bot", () => bot.stop());
   await bot.waitForLog((l) => l.msg === "bare bot started");
   const total: number[] = [];
   const toPoll: number[] = [];
   const toSend: number[] = [];
   for (let i = 0; i < N + 10; i++) {
+    // With a gap the bot sits in an idle long poll when the command comes, as with a human typing.
+    if (gapMs > 0) await new Promise((r) => setTimeout(r, gapMs));
     const firstCall = emulator.calls.length;
     const before = emulator.messages.length;
     const t0 = Date.now();
@@ -48,14 +53,15 @@ async function measure(polling: "runner" | "sequential", extraEnv: Record<string
   }
   await stopBot();
   await stopEmulator();
-  return { polling, extraEnv, total: summarize(total), pollArrivedAfterEnqueue: summarize(toPoll), sendArrivedAfterEnqueue: summarize(toSend) };
+  return { polling, gapMs, total: summarize(total), pollArrivedAfterEnqueue: summarize(toPoll), sendArrivedAfterEnqueue: summarize(toSend) };
 }
 
 async function main() {
-  const results = [await measure("sequential"), await measure("runner"), await measure("sequential"), await measure("runner")];
+  const results = [];
+  for (const gapMs of [0, 100]) for (const polling of ["sequential", "runner"] as const) results.push(await measure(polling, gapMs));
   for (const r of results) {
     process.stdout.write(
-      `${r.polling.padEnd(10)} round trip p50 ${r.total.p50} ms (p90 ${r.total.p90}); getUpdates with the update arrived +${r.pollArrivedAfterEnqueue.p50} ms; sendMessage arrived +${r.sendArrivedAfterEnqueue.p50} ms\n`,
+      `${r.polling.padEnd(10)} gap ${String(r.gapMs).padStart(3)} ms: round trip p50 ${r.total.p50} ms (p90 ${r.total.p90}); getUpdates with the update arrived +${r.pollArrivedAfterEnqueue.p50} ms; sendMessage arrived +${r.sendArrivedAfterEnqueue.p50} ms\n`,
     );
   }
   process.stdout.write(`${JSON.stringify(results)}\n`);
