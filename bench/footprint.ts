@@ -20,6 +20,7 @@ import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { execFileSync } from "node:child_process";
+import postgres from "postgres";
 import { BotApiEmulator } from "../test/emulator/bot-api-emulator.js";
 import { startPostgres } from "../test/support/postgres.js";
 import { startSandbox } from "../test/sandbox/index.js";
@@ -118,8 +119,17 @@ async function main(): Promise<void> {
     const proxy = await startDelayProxy(url.hostname, Number(url.port), 2.5);
     const closeProxy = cleanup.add("delay proxy", () => proxy.close());
     url.port = String(proxy.port);
+    // What the proxy really adds, as a client sees it: `select 1` on one open connection.
+    const probe = postgres(url.toString(), { max: 1, onnotice: () => {} });
+    const selects: number[] = [];
+    for (let i = 0; i < 60; i++) {
+      const t0 = performance.now();
+      await probe`select 1`;
+      if (i >= 10) selects.push(performance.now() - t0);
+    }
+    await probe.end({ timeout: 1 });
     bot = await startOpsgram({ dataDir: dataDirPg, databaseUrl: url.toString(), configPath: noConfig }, opts);
-    r.remotePostgres = { rttMs: 5, firstAnswerMs: bot.firstAnswerMs, roundTrip: summarize(await roundTrips(emulator, ROUND_TRIPS)) };
+    r.remotePostgres = { rttMs: 5, selectOneMs: summarize(selects), firstAnswerMs: bot.firstAnswerMs, roundTrip: summarize(await roundTrips(emulator, ROUND_TRIPS)) };
     await bot.stop();
     await closeProxy();
   }
@@ -143,13 +153,16 @@ async function main(): Promise<void> {
   {
     bot = await startOpsgram({ dataDir: dataDirPg, databaseUrl, configPath: noConfig }, { ...opts, gc: true });
     await sleep(IDLE_SETTLE_MS);
-    await bot.gc();
+    const heapIdle = await bot.gc();
     const idle = bot.memory();
     const burstMs = await helpBurst(emulator, N_UPDATES, 300_000);
     await sleep(2_000);
-    await bot.gc();
+    const heapAfter = await bot.gc();
     const after = bot.memory();
-    r.afterUpdates = { updates: N_UPDATES, burstMs, idle, after };
+    await sleep(20_000); // the allocator hands freed pages back lazily
+    const heapLater = await bot.gc();
+    const later = bot.memory();
+    r.afterUpdates = { updates: N_UPDATES, burstMs, idle, after, later, heapMiB: { idle: heapIdle, after: heapAfter, later: heapLater } };
     await bot.stop();
   }
 

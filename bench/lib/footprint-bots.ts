@@ -1,7 +1,7 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { BotApiEmulator } from "../../test/emulator/bot-api-emulator.js";
-import { ensureBuilt } from "../../test/support/bot-process.js";
+import { ensureBuilt, startFlags } from "../../test/support/bot-process.js";
 import type { Cleanup } from "./cleanup.js";
 import { startScriptProcess, type ScriptProcess } from "./script-process.js";
 import { treeMemory, type TreeMemory } from "./proc-tree.js";
@@ -19,8 +19,8 @@ export interface RunningBot {
   /** Spawn → the bot's answer to a /help enqueued before the spawn, ms. */
   firstAnswerMs: number;
   memory(): TreeMemory;
-  /** Full GC in the bot (needs `gc: true`), resolved when it is done. */
-  gc(): Promise<void>;
+  /** Full GC in the bot (needs `gc: true`); resolves with its JS heap in use afterwards, MiB. */
+  gc(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -34,14 +34,14 @@ export interface StartOptions {
 
 const GC_PRELOAD = join(import.meta.dirname, "gc-on-signal.mjs");
 
-async function startTimed(script: string, env: Record<string, string>, options: StartOptions, label: string): Promise<RunningBot> {
+async function startTimed(script: string, env: Record<string, string>, options: StartOptions, label: string, flags: string[] = []): Promise<RunningBot> {
   const { emulator, cleanup } = options;
   const before = emulator.messages.length;
   // The command waits in the queue: the answer time is start-up plus one round trip.
   emulator.sendCommand(ADMIN_CHAT, ADMIN, "/help");
   const t0 = performance.now();
   const t0Wall = Date.now();
-  const proc = startScriptProcess(script, env, options.gc ? ["--expose-gc", "--import", GC_PRELOAD] : []);
+  const proc = startScriptProcess(script, env, [...flags, ...(options.gc ? ["--expose-gc", "--import", GC_PRELOAD] : [])]);
   const stop = cleanup.add(label, () => proc.stop());
   // A bot that exits (bad config, say) fails the wait at once instead of after the timeout.
   const exited = new Promise<never>((_, reject) =>
@@ -66,7 +66,8 @@ async function startTimed(script: string, env: Record<string, string>, options: 
       let count = 0;
       const done = proc.waitForLog((l) => l.msg === "bench gc done" && count++ === seen, 10_000);
       process.kill(proc.pid, "SIGUSR2");
-      await done;
+      const line = await done;
+      return (line.memory as { heapUsed: number }).heapUsed / 1048576;
     },
     stop: async () => {
       await stop();
@@ -95,6 +96,7 @@ export function startOpsgram(env: OpsgramEnv, options: StartOptions, label = "op
     },
     options,
     label,
+    startFlags(), // exactly what `npm start` runs
   );
 }
 

@@ -1,5 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -13,6 +13,12 @@ function newestIn(dir: string): number {
     if (entry.isFile()) newest = Math.max(newest, statSync(join(entry.parentPath, entry.name)).mtimeMs);
   }
   return newest;
+}
+
+/** The Node flags of `npm start` (package.json), so tests and benchmarks run exactly what it runs. */
+export function startFlags(): string[] {
+  const start = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { scripts: { start: string } }).scripts.start;
+  return start.split(/\s+/).filter((word) => word.startsWith("--"));
 }
 
 let built = false;
@@ -63,7 +69,7 @@ export function startBotProcess(options: BotProcessOptions): BotProcess {
     LOG_LEVEL: "debug",
     ...options.env,
   };
-  const child = spawn(process.execPath, [ensureBuilt(), ...(options.args ?? [])], {
+  const child = spawn(process.execPath, [...startFlags(), ensureBuilt(), ...(options.args ?? [])], {
     cwd: options.cwd ?? dataDir,
     env,
     stdio: ["ignore", "pipe", "pipe"],
