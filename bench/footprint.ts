@@ -38,7 +38,7 @@ const args = process.argv.slice(2);
 const WRITE_DOCS = !args.includes("--no-write");
 const WITH_SANDBOX = !args.includes("--no-sandbox");
 const IDLE_SETTLE_MS = 5_000;
-/** A second idle reading for the embedded default, after its pool has closed idle backends (20 s). */
+/** A second idle reading for the embedded default, once start-up garbage is long collected. */
 const IDLE_LONG_MS = 30_000;
 const ROUND_TRIPS = 100;
 const N_UPDATES = 10_000;
@@ -148,7 +148,7 @@ async function main(): Promise<void> {
   await bot.stop();
   bot = await startOpsgram({ dataDir: dataDirEmbedded, configPath: noConfig }, opts);
   const embeddedWarm = { firstAnswerMs: bot.firstAnswerMs, idle: await idleMemory(bot) };
-  await sleep(IDLE_LONG_MS - IDLE_SETTLE_MS); // the pool's idle backends close after 20 s
+  await sleep(IDLE_LONG_MS - IDLE_SETTLE_MS);
   const idleLong = bot.memory();
   r.embedded = { first: embeddedFirst, ...embeddedWarm, idleLong, roundTrip: summarize(await roundTrips(emulator, ROUND_TRIPS)) };
   await bot.stop();

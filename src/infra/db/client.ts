@@ -55,13 +55,6 @@ const EMBEDDED_POOL_MAX = 4;
 /** The pool's statement timeout (migrations use their own connection, without one). */
 const STATEMENT_TIMEOUT_MS = 60_000;
 
-/**
- * Seconds an unused pooled connection stays open. On the embedded server every connection is a
- * backend process (~15 MiB RSS, ~6 MiB PSS) on the same small box, and a chat bot is idle nearly
- * all the time: close them sooner. Reopening one over the Unix socket costs a few ms.
- */
-const IDLE_TIMEOUT_S = 60;
-const EMBEDDED_IDLE_TIMEOUT_S = 20;
 
 /** Where a postgres.js client connects: a URL, plus the socket for the embedded server. */
 interface Endpoint {
@@ -151,7 +144,7 @@ function postgresClient(endpoint: Endpoint, max: number, statementTimeoutMs?: nu
     onnotice: () => {},
     // A dead connection is noticed and replaced rather than hanging a query forever.
     connect_timeout: 10,
-    idle_timeout: endpoint.socketDir ? EMBEDDED_IDLE_TIMEOUT_S : IDLE_TIMEOUT_S,
+    idle_timeout: 60,
     // postgres.js recycles connections after 30–60 min by default; keep that.
   });
 }
