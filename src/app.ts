@@ -61,13 +61,13 @@ async function openMigratedDatabase(config: Config, log: Logger): Promise<Databa
   const { databaseUrl, databaseOwnerUrl } = config.env;
   if (databaseOwnerUrl && !databaseUrl) throw new SetupError(["DATABASE_OWNER_URL: needs DATABASE_URL (the bot's own role) as well"]);
   if (!databaseUrl) {
-    log.info({ dataDir: config.env.dataDir }, "opening the embedded database (the first start initialises it and takes up to a minute)");
+    log.info({ dataDir: config.env.dataDir }, "no DATABASE_URL: starting the embedded Postgres under DATA_DIR");
+    ensurePrivateDir(config.env.dataDir); // the database files are for the bot's user only
   }
-  if (!databaseUrl) ensurePrivateDir(config.env.dataDir); // the database files are for the bot's user only
   // The embedded database is single-process: take DATA_DIR before opening it (see data-dir-lock.ts).
   const dirLock = databaseUrl ? undefined : lockDataDir(config.env.dataDir);
   try {
-    handle = await openDatabase({ url: databaseUrl, dataDir: config.env.dataDir });
+    handle = await openDatabase({ url: databaseUrl, dataDir: config.env.dataDir, log });
   } catch (err) {
     dirLock?.release();
     throw new SetupError([`database: cannot open (${(err as Error).message})`]);

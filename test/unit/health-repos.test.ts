@@ -10,9 +10,9 @@ import { IncidentsRepo } from "../../src/infra/db/repos/incidents.js";
 import { MutesRepo } from "../../src/infra/db/repos/mutes.js";
 
 /**
- * The health repos on the embedded default database (PGlite: real Postgres in WASM, no server), so
- * the SQL they use — partial-unique upsert, jsonb containment and append — runs on both engines.
- * The integration test covers the same repos on a Postgres server.
+ * The health repos on the embedded default database (the Postgres server the bot starts itself
+ * under DATA_DIR), so the SQL they use — partial-unique upsert, jsonb containment and append — is
+ * checked without the integration services. The integration test covers the same repos there.
  */
 let dir: string;
 let handle: DatabaseHandle;
@@ -50,7 +50,7 @@ function incident(over: Partial<Incident> = {}): Incident {
   };
 }
 
-describe("health repos (PGlite)", () => {
+describe("health repos (embedded Postgres)", () => {
   it("stores an incident with its outbox rows, records the message, finds incidents by message", async () => {
     const incidents = new IncidentsRepo(handle.db);
     const outbox = new AlertOutboxRepo(handle.db);
