@@ -208,7 +208,7 @@ export async function startApp(config: Config, log: Logger, options: StartAppOpt
   const bot = createBot({
     token: config.env.telegramBotToken,
     apiRoot: config.env.telegramApiRoot,
-    rules: { adminChatIds: config.env.adminChatIds, adminUserIds: config.env.adminUserIds },
+    rules: { adminChatIds: config.env.adminChatIds, adminUserIds: config.env.adminUserIds, roles: config.ops.access.roles, commands: config.ops.access.commands },
     audit,
     processedUpdates,
     features,
