@@ -90,6 +90,11 @@ export interface ClaimRequest {
   now: Date;
   /** Four eyes: the presser must not be the requester. */
   excludeRequester: boolean;
+  /**
+   * The message the button sat on. Only a press on the plan's own message, in its chat, claims; a
+   * plan whose message id is not recorded yet (the press overtook that write) is bound to it here.
+   */
+  on: { chatId: number; messageId: number };
 }
 
 export interface OperationsRepo {

@@ -94,13 +94,18 @@ export class OperationsService {
     return this.engine.request(actor, kind, target.handle, { reason }, async () => planPayouts(target.handle, pause, reason, current, now), { confirm: true });
   }
 
-  /** A press on [Confirm]; `pressedOn` is the message the button sat on (the plan's). */
-  async confirm(actor: Actor, operationId: string, pressedOn?: SentMessage): Promise<ButtonResult> {
+  /** A press on [Confirm]; `pressedOn` is the message the button sat on (it must be the plan's). */
+  async confirm(actor: Actor, operationId: string, pressedOn: SentMessage | null): Promise<ButtonResult> {
     return this.engine.confirm(operationId, actor, pressedOn);
   }
 
-  async cancel(actor: Actor, operationId: string, pressedOn?: SentMessage): Promise<ButtonResult> {
+  async cancel(actor: Actor, operationId: string, pressedOn: SentMessage | null): Promise<ButtonResult> {
     return this.engine.cancel(operationId, actor, pressedOn);
+  }
+
+  /** What kind of operation an id names (so the chat layer can ask for that command's role), or null. */
+  async kindOf(operationId: string): Promise<OperationKind | null> {
+    return (await this.deps.repos.operations.get(operationId))?.kind ?? null;
   }
 
   /** `/lock [target] [reason…]`: freezes mutating commands on a target. */

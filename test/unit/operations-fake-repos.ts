@@ -57,7 +57,8 @@ export class MemoryOperations implements OperationsRepo {
     const row = this.rows.get(id);
     if (!row || row.status !== "awaiting_confirmation" || !row.expiresAt || row.expiresAt <= r.now) return null;
     if (r.excludeRequester && row.requestedBy === r.userId) return null;
-    Object.assign(row, { status: "confirmed", confirmedBy: r.userId, confirmedAt: r.now });
+    if (row.chatId !== r.on.chatId || (row.messageId !== null && row.messageId !== r.on.messageId)) return null;
+    Object.assign(row, { status: "confirmed", confirmedBy: r.userId, confirmedAt: r.now, messageId: r.on.messageId });
     return { ...row };
   }
   async setMessage(id: string, chatId: number, messageId: number) {

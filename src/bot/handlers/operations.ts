@@ -1,5 +1,7 @@
 import type { Composer } from "grammy";
+import { requireRole } from "../access-gate.js";
 import type { BotContext, BotFeature } from "../context.js";
+import { minimumRole } from "../roles.js";
 import { BUTTON_DATA_PATTERN } from "../operations/callback-data.js";
 import type { ChatOperations, ChatRequestResult, TextReply } from "../operations/chat-commands.js";
 import { commandWords } from "../operations/parse.js";
@@ -60,8 +62,11 @@ export function createOperationsFeature(deps: OperationsFeatureDeps): BotFeature
       on("unlock", (ctx, words) => chat.unlock(ctx.actor, words));
 
       composer.callbackQuery(BUTTON_DATA_PATTERN, async (ctx) => {
+        // The press needs the role of the command that made the plan (/unlock's Confirm: admin).
+        const command = await chat.buttonCommand(ctx.callbackQuery.data);
+        if (command && !(await requireRole(ctx, minimumRole(ctx.access.rules, command), "This button"))) return;
         const message = ctx.callbackQuery.message;
-        const pressedOn = message ? { chatId: message.chat.id, messageId: message.message_id } : undefined;
+        const pressedOn = message ? { chatId: message.chat.id, messageId: message.message_id } : null;
         const result = await chat.press(ctx.actor, ctx.callbackQuery.data, pressedOn);
         await ctx.answerCallbackQuery({ text: clipAnswer(result.text), show_alert: result.status === "refused" });
         if (result.status === "confirmed") {

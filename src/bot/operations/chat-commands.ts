@@ -91,8 +91,14 @@ export class ChatOperations {
     return reply.status === "refused" ? reply : renderLogs(reply.value);
   }
 
-  /** A press on one of the plan's buttons; `pressedOn` is the message it sat on. */
-  async press(actor: Actor, data: string, pressedOn?: SentMessage): Promise<ChatButtonResult> {
+  /** The command a plan button belongs to (its operation's kind), so its role can be checked; null if unknown. */
+  async buttonCommand(data: string): Promise<string | null> {
+    const button = parseButtonData(data);
+    return button ? this.service.kindOf(button.operationId) : null;
+  }
+
+  /** A press on one of the plan's buttons; `pressedOn` is the message it sat on (null: not known). */
+  async press(actor: Actor, data: string, pressedOn: SentMessage | null): Promise<ChatButtonResult> {
     const button = parseButtonData(data);
     if (!button) return { status: "refused", text: "This button is not known." };
     const { operationId } = button;

@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, inArray, lte, ne } from "drizzle-orm";
+import { and, asc, eq, gt, inArray, isNull, lte, ne, or } from "drizzle-orm";
 import type {
   ClaimRequest,
   NewOperation,
@@ -86,11 +86,14 @@ export class DrizzleOperationsRepo implements OperationsRepo {
   async claim(id: string, request: ClaimRequest): Promise<OperationRecord | null> {
     const [row] = await this.db
       .update(operations)
-      .set({ status: "confirmed", confirmedBy: request.userId, confirmedAt: request.now })
+      .set({ status: "confirmed", confirmedBy: request.userId, confirmedAt: request.now, messageId: request.on.messageId })
       .where(
         and(
           eq(operations.id, id),
           eq(operations.status, "awaiting_confirmation"),
+          // Bound to the plan's message: a callback_data replayed anywhere else claims nothing.
+          eq(operations.chatId, request.on.chatId),
+          or(eq(operations.messageId, request.on.messageId), isNull(operations.messageId)),
           // A NULL expiry compares as unknown: such a row can never be confirmed.
           gt(operations.expiresAt, request.now),
           request.excludeRequester ? ne(operations.requestedBy, request.userId) : undefined,
