@@ -27,12 +27,18 @@ describe("chat words → typed requests", () => {
   it("a name from Object.prototype is an unknown target, not a member lookup", () => {
     for (const word of ["constructor", "__proto__", "toString", "hasOwnProperty"]) {
       expect(parse.status(two, [word])).toMatchObject({ ok: false, reason: expect.stringContaining("Unknown target") });
-      expect(parse.lock(two, [word]).ok && parse.lock(two, [word])).toMatchObject({ value: { target: "prod", reason: word } });
+      // Not taken for a reason on the default target: /lock __proto__ must not freeze prod.
+      expect(parse.lock(two, [word])).toMatchObject({ ok: false, reason: expect.stringContaining("Unknown target") });
+      expect(parse.pausePayouts(two, [word, "reason"])).toMatchObject({ ok: false, reason: expect.stringContaining("Unknown target") });
     }
     const deps = makeDeps().deps;
     expect(lookupTarget(deps, "constructor")).toBeNull();
     expect(lookupTarget(deps, "__proto__")).toBeNull();
     expect(lookupTarget(deps, "prod")?.name).toBe("prod");
+  });
+
+  it("a one-word reason that is not a prototype name still locks the default target", () => {
+    expect(parse.lock(two, ["maintenance"])).toMatchObject({ ok: true, value: { target: "prod", reason: "maintenance" } });
   });
 
   it("/status constructor answers that the target is unknown", async () => {

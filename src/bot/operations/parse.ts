@@ -61,10 +61,15 @@ export class TargetNames {
     return this.fallback([...words]);
   }
 
-  /** Free text after an optional leading target name: `/lock [target] [reason…]`, `/pause_payouts [target] [reason…]`. */
+  /**
+   * Free text after an optional leading target name: `/lock [target] [reason…]`, `/pause_payouts
+   * [target] [reason…]`. A first word that names a member of Object.prototype (`__proto__`,
+   * `constructor`…) is a probe for a target, not a reason: it is answered as an unknown target
+   * rather than freezing the default one.
+   */
   leading(words: readonly string[]): Parsed<{ target: string; rest: string[] }> {
     const first = words[0];
-    if (first !== undefined && this.has(first)) return this.named(first, words.slice(1));
+    if (first !== undefined && (this.has(first) || isPrototypeName(first))) return this.named(first, words.slice(1));
     return this.fallback([...words]);
   }
 
@@ -78,6 +83,11 @@ export class TargetNames {
     if (first === undefined) return { ok: false, reason: "No targets are configured in opsgram.yml." };
     return { ok: true, value: { target: first, rest } };
   }
+}
+
+/** A name every plain object answers to, whatever it holds. */
+function isPrototypeName(word: string): boolean {
+  return word === "prototype" || word in Object.prototype;
 }
 
 type Parse<T> = (targets: TargetNames, words: readonly string[]) => Parsed<T>;
