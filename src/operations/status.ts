@@ -95,7 +95,20 @@ export class StatusService {
     const lines = request.lines === undefined ? { ok: true as const, value: DEFAULT_LOG_LINES } : validateLogLines(request.lines, MAX_LOG_LINES);
     if (!lines.ok) return this.refusals.refuse(actor, "logs", request, lines.reason);
     const replicas = listed.value.filter((c) => c.service === service.value).sort((a, b) => a.number - b.number);
-    const redact = this.deps.redact ?? ((t: string) => t);
+    // No audit, no action: who read which service's logs is on record before they are read.
+    await this.deps.audit.append({
+      chatId: actor.chatId,
+      userId: actor.userId,
+      username: actor.username,
+      action: "logs",
+      target: target.name,
+      args: { service: service.value, lines: lines.value },
+      outcome: "info",
+      operationId: null,
+      detail: { replicas: replicas.map((c) => c.name) },
+    });
+    // Container logs print whatever the app prints (DB_PASSWORD=…): masked always, whatever deps say.
+    const redact = (t: string) => redactText(this.deps.redact ? this.deps.redact(t) : t);
     const read: ServiceLogs["replicas"] = [];
     for (const c of replicas) {
       const text = await this.part(target.ports.docker.logs(c.id, lines.value), LOGS_TIMEOUT_MS, "docker logs");

@@ -1,4 +1,4 @@
-import { escapeHtml, formatDuration, lastLines } from "../../shared/format.js";
+import { escapeHtml, formatDuration, lastLines, personName } from "../../shared/format.js";
 import type { StoredPlan } from "../../operations/context.js";
 import type { OperationRecord, OpsLogger } from "../../operations/model.js";
 import type { FinalReport, InterruptedReport, OperationReporter, ProgressSnapshot } from "../../operations/reporter.js";
@@ -103,7 +103,7 @@ export class ChatReporter implements OperationReporter {
 
   private render(op: OperationRecord, snapshot: ProgressSnapshot, finalLine: string | null): string {
     const by = snapshot.confirmedBy;
-    const who = by.username ? `@${escapeHtml(by.username)}` : `user ${by.userId}`;
+    const who = escapeHtml(personName(by));
     const byLine = by.userId === op.requestedBy ? `by ${who}` : `confirmed by ${who}`;
     const tail = finalLine ?? (snapshot.note ? `<i>${escapeHtml(snapshot.note)}</i>` : null);
     return [header(op.kind, op.plan as StoredPlan), byLine, renderSteps(snapshot.steps), tail].filter((l): l is string => Boolean(l)).join("\n");

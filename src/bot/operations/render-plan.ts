@@ -1,4 +1,4 @@
-import { escapeHtml, formatAgo, formatDuration } from "../../shared/format.js";
+import { escapeHtml, formatAgo, formatDuration, personName } from "../../shared/format.js";
 import type { RichText } from "../../shared/rich-text.js";
 import type { StoredPlan } from "../../operations/context.js";
 import type { BackupPlanData } from "../../operations/backup.js";
@@ -24,7 +24,7 @@ export function richHtml(text: RichText): string {
 
 /** "@alice" or "user 42", HTML-escaped. */
 export function mention(actor: { userId: number | null; username: string | null }): string {
-  return actor.username ? `@${escapeHtml(actor.username)}` : `user ${actor.userId ?? "?"}`;
+  return escapeHtml(personName(actor));
 }
 
 /** "5 min", "90 s": how long a plan stays valid. */
@@ -123,7 +123,7 @@ function scaleBody(d: ScalePlanData): string {
 function payoutsBody(d: PayoutsPlanData): string {
   const c = d.current;
   const state = c?.paused
-    ? `now: PAUSED by ${c.byName ? `@${escapeHtml(c.byName)}` : "?"} ${formatAgo(new Date(c.since), new Date(d.plannedAt))}${c.reason ? `: ${escapeHtml(c.reason)}` : ""}`
+    ? `now: PAUSED by ${escapeHtml(personName({ userId: c.byUserId, username: c.byName }))} ${formatAgo(new Date(c.since), new Date(d.plannedAt))}${c.reason ? `: ${escapeHtml(c.reason)}` : ""}`
     : "now: running (as far as opsgram knows)";
   return `${state}\nRuns payouts.${d.pause ? "pause" : "resume"}, then checks payouts.status.`;
 }

@@ -1,4 +1,5 @@
-import { escapeHtml, formatAgo, formatBytes, formatDuration } from "../../shared/format.js";
+import { escapeHtml, formatAgo, formatBytes, formatDuration, personName } from "../../shared/format.js";
+import { redactText } from "../../shared/redact.js";
 import type { BackupRecord, DeploymentRecord, PayoutsState } from "../../operations/model.js";
 import type { ServiceLogs, TargetStatus } from "../../operations/status.js";
 import { isHealthy } from "../../shared/containers.js";
@@ -34,7 +35,7 @@ export function renderStatus(s: TargetStatus): string {
   else if (!s.lock.value) lines.push("lock: free");
   else {
     const l = s.lock.value;
-    const holder = l.holderName ? `@${escapeHtml(l.holderName)}` : "?";
+    const holder = escapeHtml(personName({ userId: l.holderUserId, username: l.holderName }));
     lines.push(
       l.kind === "freeze"
         ? `🧊 frozen by ${holder} ${formatAgo(l.since, now)}${l.reason ? `: ${escapeHtml(l.reason)}` : ""}`
@@ -58,7 +59,7 @@ export function renderStatus(s: TargetStatus): string {
 /** "payouts PAUSED by @operator 2h ago: <reason>" / "payouts running" — one /status line (plain text). */
 export function describePayouts(state: PayoutsState | null, now: Date): string {
   if (!state || !state.paused) return "payouts running";
-  const who = state.byName ? `@${state.byName}` : state.byUserId ? `user ${state.byUserId}` : "?";
+  const who = personName({ userId: state.byUserId, username: state.byName });
   return `payouts PAUSED by ${who} ${formatAgo(state.since, now)}${state.reason ? `: ${state.reason}` : ""}`;
 }
 
@@ -98,7 +99,7 @@ function renderDeployment(d: DeploymentRecord, now: Date): string {
   const icon = { running: "⏳", succeeded: "✅", failed: "❌", rolled_back: "↩", interrupted: "⚠" }[d.status];
   const what = d.kind === "rollback" ? `rollback ${d.ref ?? ""}` : (d.ref ?? "");
   const took = d.finishedAt ? ` in ${formatDuration(d.finishedAt.getTime() - d.startedAt.getTime())}` : "";
-  return `${icon} #${d.id} ${escapeHtml(what)} <code>${(d.sha ?? "").slice(0, 7)}</code> by ${d.requestedByName ? `@${escapeHtml(d.requestedByName)}` : "?"} ${formatAgo(d.startedAt, now)}${took}`;
+  return `${icon} #${d.id} ${escapeHtml(what)} <code>${(d.sha ?? "").slice(0, 7)}</code> by ${escapeHtml(personName({ userId: d.requestedBy, username: d.requestedByName }))} ${formatAgo(d.startedAt, now)}${took}`;
 }
 
 /** /logs: in the message when it fits, else as a file with the caption. */
@@ -107,7 +108,8 @@ export function renderLogs(logs: ServiceLogs): ReadReply {
   const target = escapeHtml(logs.target);
   if (logs.replicas.length === 0) return { status: "ok", html: `${service} has no containers on ${target}.` };
   const chunks = logs.replicas.map((r) => {
-    const body = r.text.ok ? r.text.value : `(could not read: ${r.text.error})`;
+    // operations/ masked it already; masking again here costs nothing and keeps bot/'s promise.
+    const body = redactText(r.text.ok ? r.text.value : `(could not read: ${r.text.error})`);
     return logs.replicas.length > 1 ? `── ${r.name} (${r.state}) ──\n${body}` : body;
   });
   const content = chunks.join("\n").trimEnd() || "(no output)";
