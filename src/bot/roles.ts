@@ -122,6 +122,6 @@ export function refusalText(what: string, need: Role, have: Role, cap: RoleCap |
       ? "anonymous admins are viewers at most: send it as yourself"
       : cap === "bot"
         ? "bots are viewers at most"
-        : `you are ${have === "admin" ? "an" : "a"} ${have}`;
+        : `you are ${have === "viewer" ? "a" : "an"} ${have}`;
   return `⛔ ${what} needs the ${need} role; ${because}.`;
 }
