@@ -67,6 +67,27 @@ describe("approval state machine", () => {
     expect((await repos.operations.get(planned.operationId))?.confirmedBy).toBe(bob.userId);
   });
 
+  it("buttons are bound to the plan's message: a press on another message or in another chat runs nothing and is audited", async () => {
+    const { ops, repos, audit, shell } = setup();
+    const planned = await chatOf(ops).deploy(alice, ["main"]);
+    if (planned.status !== "planned" || !planned.message) throw new Error("not planned");
+    const before = shell.calls.length;
+    const { chatId, messageId } = planned.message;
+    for (const pressedOn of [{ chatId, messageId: messageId + 1 }, { chatId: chatId - 1, messageId }, null]) {
+      const press = await ops.service.confirm(bob, planned.operationId, pressedOn);
+      expect(press).toEqual({ status: "refused", text: "This button does not belong to this message. Nothing ran." });
+      expect(await ops.service.cancel(bob, planned.operationId, pressedOn)).toMatchObject({ status: "refused" });
+    }
+    expect((await repos.operations.get(planned.operationId))?.status).toBe("awaiting_confirmation");
+    expect(audit.outcomes(planned.operationId).filter((o) => o === "denied")).toHaveLength(6);
+    expect(shell.calls.length).toBe(before);
+    // The claim itself is bound too: a repo-level claim from another message wins nothing.
+    const createdAt = (await repos.operations.get(planned.operationId))!.createdAt;
+    expect(await repos.operations.claim(planned.operationId, { userId: bob.userId, now: createdAt, excludeRequester: false, on: { chatId, messageId: messageId + 1 } })).toBeNull();
+    expect((await ops.service.confirm(bob, planned.operationId, planned.message)).status).toBe("confirmed");
+    await ops.engine.whenIdle();
+  });
+
   it("an expired plan cannot be confirmed; the sweeper edits its message and audits it", async () => {
     const { ops, repos, notifier, clock, audit, shell } = setup();
     const planned = await chatOf(ops).deploy(alice, ["main"]);
