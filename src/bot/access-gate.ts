@@ -5,10 +5,14 @@ import { minimumRole, MINIMUM_BUTTON_ROLE, refusalText, resolveRole, roleAtLeast
 
 const ONE_MINUTE = 60_000; // ms
 
-/** The command of a message (`/deploy@opsgram_bot main` → deploy), lower-cased, and the rest. */
-export function commandOf(text: string | undefined): { command: string; args: string } | undefined {
-  const match = /^\/([A-Za-z0-9_]{1,32})(?:@\w+)?(?:\s+([\s\S]*))?$/.exec(text ?? "");
-  return match?.[1] ? { command: match[1].toLowerCase(), args: match[2] ?? "" } : undefined;
+/**
+ * The command of a message (`/deploy@opsgram_bot main` → deploy), lower-cased, the rest, and the
+ * bot it is addressed to when it names one.
+ */
+export function commandOf(text: string | undefined): { command: string; args: string; bot?: string } | undefined {
+  const match = /^\/([A-Za-z0-9_]{1,32})(?:@(\w+))?(?:\s+([\s\S]*))?$/.exec(text ?? "");
+  if (!match?.[1]) return undefined;
+  return { command: match[1].toLowerCase(), args: match[3] ?? "", ...(match[2] ? { bot: match[2] } : {}) };
 }
 
 /**
@@ -43,7 +47,8 @@ export class AccessGate {
   needFor(ctx: BotContext): { what: string; action: string; need: Role } | null {
     if (ctx.callbackQuery) return { what: "This button", action: "button", need: MINIMUM_BUTTON_ROLE };
     const parsed = commandOf(ctx.message?.text ?? ctx.message?.caption);
-    if (!parsed) return null;
+    // `/deploy@other_bot` in a shared group is another bot's business (grammY ignores it too).
+    if (!parsed || (parsed.bot !== undefined && parsed.bot.toLowerCase() !== ctx.me.username.toLowerCase())) return null;
     const need = minimumRole(this.rules, parsed.command, parsed.args);
     const admin = parsed.command === "audit" && need === "admin" ? ` ${parsed.args.trim().split(/\s+/)[0]?.toLowerCase()}` : "";
     return { what: `/${parsed.command}${admin}`, action: `${parsed.command}${admin.replace(" ", ".")}`, need };

@@ -67,11 +67,15 @@ export class OperationsService {
     return this.engine.request(actor, "scale", target.handle, args, () => planScale(target.handle, service.value, count.value), { confirm: true });
   }
 
-  /** `/backup [target]`: no confirmation (it changes nothing), but it takes the lock. */
+  /**
+   * `/backup [target]`: no confirmation (it changes nothing), but it takes the lock — unless
+   * `fourEyes` lists backup: then it waits for someone else's Confirm like any other plan.
+   */
   async backup(actor: Actor, request: TargetRequest): Promise<RequestResult> {
     const target = this.target(request);
     if (!target.ok) return this.refuse(actor, "backup", request, target.reason);
-    return this.engine.request(actor, "backup", target.handle, {}, async () => planBackup(target.handle), { confirm: false });
+    const confirm = this.deps.config.fourEyes.includes("backup");
+    return this.engine.request(actor, "backup", target.handle, {}, async () => planBackup(target.handle), { confirm });
   }
 
   /** `/pause_payouts [target] [reason…]` */

@@ -105,7 +105,7 @@ describe("texts and helpers", () => {
 
   it("reads the command of a message", () => {
     expect(commandOf("/deploy main")).toEqual({ command: "deploy", args: "main" });
-    expect(commandOf("/Audit@opsgram_bot verify")).toEqual({ command: "audit", args: "verify" });
+    expect(commandOf("/Audit@opsgram_bot verify")).toEqual({ command: "audit", args: "verify", bot: "opsgram_bot" });
     expect(commandOf("/status")).toEqual({ command: "status", args: "" });
     expect(commandOf("deploy main")).toBeUndefined();
     expect(commandOf(undefined)).toBeUndefined();
