@@ -147,6 +147,12 @@ describe("with ADMIN_USER_IDS and access.roles (two admin chats)", () => {
     expect(rows[0]!.detail).toMatchObject({ reason: "role", need: "operator", role: "viewer" });
     const [ops] = await sql`SELECT count(*)::int AS n FROM operations`;
     expect(ops!.n).toBe(0);
+    // Rate-limited like the allowlist: a second try within the minute gets neither a reply nor a row.
+    emulator.sendCommand(CHAT_A, VIEWER, "/deploy main");
+    emulator.sendCommand(CHAT_A, VIEWER, "/status");
+    await emulator.waitForMessage((m) => m.chatId === CHAT_A.id && m.text.includes("worker"), 20_000);
+    expect(emulator.messages.filter((m) => m.chatId === CHAT_A.id && m.text.startsWith("⛔"))).toHaveLength(1);
+    expect(await deniedRows(VIEWER.id, "deploy")).toHaveLength(1);
   });
 
   it("an operator's /unlock and /resume_payouts are refused naming admin; a viewer's /status works", async () => {
@@ -157,6 +163,10 @@ describe("with ADMIN_USER_IDS and access.roles (two admin chats)", () => {
     const resume = await emulator.waitForMessage((m) => m.chatId === CHAT_A.id && m.text.startsWith("⛔"), 15_000);
     expect(resume.text).toBe("⛔ /resume_payouts needs the admin role; you are an operator.");
     expect(await deniedRows(OPERATOR.id, "unlock")).toHaveLength(1);
+    emulator.sendCommand(CHAT_A, OPERATOR, "/audit verify");
+    const verify = await emulator.waitForMessage((m) => m.chatId === CHAT_A.id && m.text.startsWith("⛔"), 15_000);
+    expect(verify.text).toBe("⛔ /audit verify needs the admin role; you are an operator.");
+    expect(await deniedRows(OPERATOR.id, "audit.verify")).toHaveLength(1);
 
     emulator.sendCommand(CHAT_B, VIEWER, "/status");
     const status = await emulator.waitForMessage((m) => m.chatId === CHAT_B.id && m.text.includes(sandbox.versions.v1.slice(0, 7)), 20_000);
