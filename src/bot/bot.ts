@@ -112,7 +112,10 @@ export function createBot(options: CreateBotOptions): Bot<BotContext> {
     const key = `${ctx.actor.chatId}:${ctx.actor.userId}`;
     if (!whoamiReply.tryPass(key, now())) return;
     await options.audit.append({ ...auditWho(ctx), action: "whoami", target: null, args: null, outcome: "info", operationId: null, detail: null });
-    await ctx.reply(`Your user id: ${ctx.actor.userId}\nThis chat id: ${ctx.actor.chatId}`);
+    // The role line answers "why was I refused?" and gives the id to put in access.roles.
+    const decision = gate.decide(ctx);
+    const role = decision.allowed ? `Your role here: ${decision.role}` : "You have no role here.";
+    await ctx.reply(`Your user id: ${ctx.actor.userId}\nThis chat id: ${ctx.actor.chatId}\n${role}`);
   });
 
   // 4. Access guard: strangers get one short refusal per chat per minute, one audit row per

@@ -153,6 +153,9 @@ describe("with ADMIN_USER_IDS and access.roles (two admin chats)", () => {
     await emulator.waitForMessage((m) => m.chatId === CHAT_A.id && m.text.includes("worker"), 20_000);
     expect(emulator.messages.filter((m) => m.chatId === CHAT_A.id && m.text.startsWith("⛔"))).toHaveLength(1);
     expect(await deniedRows(VIEWER.id, "deploy")).toHaveLength(1);
+    emulator.sendCommand(CHAT_B, OPERATOR, "/whoami");
+    const whoami = await emulator.waitForMessage((m) => m.chatId === CHAT_B.id && m.text.startsWith("Your user id"), 15_000);
+    expect(whoami.text).toBe(`Your user id: ${OPERATOR.id}\nThis chat id: ${CHAT_B.id}\nYour role here: operator`);
   });
 
   it("an operator's /unlock and /resume_payouts are refused naming admin; a viewer's /status works", async () => {
