@@ -52,9 +52,10 @@ function describeSteps(target: TargetHandle): string[] {
   return [
     ...(d.backupFirst && target.config.backup ? ["backup"] : []),
     "checkout",
-    "build",
+    d.services ? `build ${d.services.join(" ")}` : "build",
     ...d.steps.map((s) => s.name),
-    "up -d",
+    d.services ? `up -d ${d.services.join(" ")}` : "up -d",
+    ...d.verify.map((s) => `verify ${s.name}`),
     d.healthcheck.length > 0
       ? `health (${d.healthcheck.map((c) => `${c.url} → ${c.expectStatus}`).join(", ")}, ≤ ${formatDuration(Math.max(...d.healthcheck.map((c) => c.timeoutSeconds)) * 1000)})`
       : "health (containers running/healthy)",
