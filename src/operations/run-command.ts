@@ -45,6 +45,8 @@ export function checkRun(commands: Readonly<Record<string, RunbookCommandConfig>
   const values: Record<string, string> = {};
   for (const [i, [arg, pattern]] of declared.entries()) {
     const value = args[i]!;
+    // Quoting keeps a value one word, but a program may still read `-x` as an option.
+    if (value.startsWith("-")) return { ok: false, reason: `Argument ${arg} must not start with "-". Usage: ${usage}` };
     // Patterns are anchored ^…$ at load; testing the whole value again guards a pattern that only looks anchored.
     const match = value.length <= MAX_ARG_LENGTH ? new RegExp(pattern).exec(value) : null;
     if (!match || match[0] !== value) return { ok: false, reason: `Argument ${arg} does not match its pattern ${pattern}. Usage: ${usage}` };
