@@ -13,4 +13,6 @@ export * from "./incidents.js";
 export * from "./alert-outbox.js";
 export * from "./mutes.js";
 export * from "./audit-digests.js";
+export * from "./health-watch.js";
 export * from "./service-replicas.js";
+
