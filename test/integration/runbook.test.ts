@@ -185,13 +185,17 @@ describe("partial deploys, verify steps, body checks", () => {
   });
 
   it("the gate judges the body: expectBodyContains passes on the body, fails (and rolls back) without it", async () => {
-    const good = makeOps(buildConfig({ healthcheck: { url: `http://127.0.0.1:${sandbox.webPort}/health`, expectBodyContains: "ok", headers: { Authorization: "Bearer sekrit-token-123" }, timeoutSeconds: 8, intervalSeconds: 0.5 } }));
+    // /version answers "v1" or "v2": a gate wanting "v2" passes on v2 and fails on v1, whose rollback to v2 passes again.
+    const gate = { url: `http://127.0.0.1:${sandbox.webPort}/version`, expectBodyContains: "v2", headers: { Authorization: "Bearer sekrit-token-123" }, timeoutSeconds: 4, intervalSeconds: 0.5 };
+    const good = makeOps(buildConfig({ healthcheck: gate }));
     expect((await confirmed(good.ops, await chatOf(good.ops).deploy(alice, ["release/v2"]))).status).toBe("succeeded");
-    const bad = makeOps(buildConfig({ healthcheck: { url: `http://127.0.0.1:${sandbox.webPort}/health`, expectBodyContains: '"status":"UP"', timeoutSeconds: 3, intervalSeconds: 0.5 } }));
+    const bad = makeOps(buildConfig({ healthcheck: gate }));
     const planned = await chatOf(bad.ops).deploy(alice, ["main"]);
     expect((await confirmed(bad.ops, planned)).status).toBe("rolled_back");
     expect(head()).toBe(sandbox.versions.v2);
-    expect(bad.notifier.documents.some((d) => d.content.includes("body lacks"))).toBe(true);
+    const output = bad.notifier.documents.map((d) => d.content).join("\n");
+    expect(output).toContain('HTTP 200, body lacks "v2"');
+    expect(output).not.toContain("sekrit-token-123");
   });
 });
 
