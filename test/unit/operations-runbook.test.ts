@@ -177,3 +177,24 @@ describe("/run and /restart (fakes)", () => {
     expect(shell.lines).toEqual(["docker-compose -p app restart worker"]);
   });
 });
+
+describe("health.http checks judge the body and send headers", () => {
+  it("from the bot: a 200 without the expected text is a failure; headers are sent", async () => {
+    const { httpFromBot } = await import("../../src/health/checks.js");
+    const { fileSchema } = await import("../../src/config/file.js");
+    const check = fileSchema.parse({
+      targets: { prod: { host: "local", appDir: "/srv", health: { http: [{ name: "api", url: "https://x.example/h", from: "bot", expectBodyMatches: "\"status\":\\s*\"UP\"", headers: { "X-Ops": "t0k3n-value" } }] } } },
+    }).targets.prod!.health.http[0]!;
+    let body = '{"status": "DOWN"}';
+    const seen: Headers[] = [];
+    const fetchFn = (async (_url: string, init?: RequestInit) => {
+      seen.push(new Headers(init?.headers));
+      return new Response(body, { status: 200 });
+    }) as unknown as typeof fetch;
+    const polled = httpFromBot({ target: "prod", isTargetChanging: () => false } as never, check, null, fetchFn);
+    expect(await polled.run()).toMatchObject({ status: "failed", error: expect.stringContaining("body does not match") });
+    body = '{"status": "UP"}';
+    expect(await polled.run()).toEqual({ status: "ok" });
+    expect(seen[0]!.get("x-ops")).toBe("t0k3n-value");
+  });
+});
