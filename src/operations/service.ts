@@ -25,7 +25,8 @@ export function clipWords(words: readonly string[]): string[] {
  */
 export type RunReply =
   | { status: "commands"; target: string; commands: CommandListing[]; unknown: string | null }
-  | { status: "output"; target: string; run: RunOutput }
+  /** A read-only command was started (its request audited); `done` resolves with its output and never rejects. */
+  | { status: "output"; target: string; done: Promise<RunOutput | { error: string }> }
   | RequestResult;
 
 /** Backups listed by /backups. */
@@ -118,17 +119,20 @@ export class OperationsService {
     const base = { ...who(actor), action: "run", target: request.target, args: { name: checked.name, args: checked.values }, operationId: null };
     // No audit, no action: the request is on record before the command runs.
     await this.deps.audit.append({ ...base, outcome: "requested", detail: { confirm: false } });
-    let run: RunOutput;
-    try {
-      run = await runChecked(target.handle, checked);
-    } catch (err) {
-      const message = redactText(err instanceof Error ? err.message : String(err));
-      await this.deps.audit.append({ ...base, outcome: "failed", detail: { error: message } });
-      return { status: "refused", reason: `${checked.name} could not run on ${request.target}: ${message}` };
-    }
-    const ok = run.exitCode === 0 && !run.timedOut;
-    await this.deps.audit.append({ ...base, outcome: ok ? "succeeded" : "failed", detail: { exitCode: run.exitCode, timedOut: run.timedOut, durationMs: run.durationMs, outputBytes: run.output.length } });
-    return { status: "output", target: request.target, run };
+    // Runs on after the reply: a slow read-only command must not hold the chat's other commands.
+    const done = (async (): Promise<RunOutput | { error: string }> => {
+      try {
+        const run = await runChecked(target.handle, checked);
+        const ok = run.exitCode === 0 && !run.timedOut;
+        await this.deps.audit.append({ ...base, outcome: ok ? "succeeded" : "failed", detail: { exitCode: run.exitCode, timedOut: run.timedOut, durationMs: run.durationMs, outputBytes: run.output.length } });
+        return run;
+      } catch (err) {
+        const message = redactText(err instanceof Error ? err.message : String(err));
+        await this.deps.audit.append({ ...base, outcome: "failed", detail: { error: message } }).catch(() => undefined);
+        return { error: `${checked.name} could not run on ${request.target}: ${message}` };
+      }
+    })();
+    return { status: "output", target: request.target, done };
   }
 
   /** `/backup [target]`: no confirmation (it changes nothing), but it takes the lock. */

@@ -161,6 +161,34 @@ describe("/run and /restart (fakes)", () => {
     expect(env.notifier.messages.at(-1)!.texts.at(-1)).toContain("<pre>revoked</pre>");
   });
 
+  it("long output of a confirmed command comes as a file; a read-only one runs on without holding the reply", async () => {
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => (release = r));
+    const shell = new FakeShell(async (cmd) => {
+      if (cmd === "manage revoke-key acme") return { stdout: `${"line\n".repeat(1000)}TOKEN=abcdef123456\n` };
+      if (cmd === "echo orders") {
+        await gate;
+        return { stdout: "42\n" };
+      }
+      return {};
+    });
+    const env = makeDeps({ shell, config: opsConfig({ commands }), clock: new JumpClock() });
+    const ops = createOperations(env.deps);
+    const final = await confirmed(ops, await chatOf(ops).run(alice, ["revoke_key", "acme"]));
+    expect(final.status).toBe("succeeded");
+    expect(env.notifier.messages.at(-1)!.texts.at(-1)).toContain("The output is attached as a file.");
+    const doc = env.notifier.documents.at(-1)!;
+    expect(doc.filename).toBe("run-prod-revoke_key.txt");
+    expect(doc.content).toContain("TOKEN=***");
+    expect(doc.content).not.toContain("abcdef123456");
+
+    const started = await chatOf(ops).startRun(alice, ["orders"]);
+    expect(started.status).toBe("running");
+    expect(env.audit.events.at(-1)).toMatchObject({ action: "run", outcome: "requested" });
+    release();
+    if (started.status === "running") expect(await started.done).toMatchObject({ status: "ok", html: expect.stringContaining("<pre>42</pre>") });
+  });
+
   it("/restart: configured service only; verified by a new start time", async () => {
     const docker = new FakeDocker();
     let restarted = false;

@@ -60,7 +60,12 @@ export function createOperationsFeature(deps: OperationsFeatureDeps): BotFeature
       on("rollback", (ctx, words) => chat.rollback(ctx.actor, words));
       on("scale", (ctx, words) => chat.scale(ctx.actor, words));
       on("restart", (ctx, words) => chat.restart(ctx.actor, words));
-      on("run", (ctx, words) => chat.run(ctx.actor, words));
+      composer.command("run", async (ctx) => {
+        const result = await chat.startRun(ctx.actor, commandWords(ctx.match));
+        if (result.status !== "running") return replyTo(ctx, result);
+        // A read-only command answers when it is done, without holding the chat's later commands.
+        result.done.then((reply) => replyTo(ctx, reply)).catch((err: unknown) => ctx.log.error({ err }, "/run reply failed"));
+      });
       on("backup", (ctx, words) => chat.backup(ctx.actor, words));
       on("backups", (ctx, words) => chat.backups(ctx.actor, words));
       on("pause_payouts", (ctx, words) => chat.pausePayouts(ctx.actor, words));

@@ -53,11 +53,23 @@ export class ChatOperations {
     return this.request(actor, "restart", words, parse.restart(this.targets, words), (r) => this.service.requestRestart(actor, r));
   }
 
-  /** `/run`: the list, a read-only command's output, or a plan to confirm (posted by the reporter). */
+  /** `/run`, waiting for a read-only command's output. */
   async run(actor: Actor, words: readonly string[]): Promise<ChatRequestResult | ReadReply> {
+    const reply = await this.startRun(actor, words);
+    return reply.status === "running" ? reply.done : reply;
+  }
+
+  /**
+   * `/run`: the list, a plan to confirm (posted by the reporter), a refusal — or a read-only command
+   * that runs on (`running`), so that the chat's next command need not wait for it.
+   */
+  async startRun(actor: Actor, words: readonly string[]): Promise<ChatRequestResult | ReadReply | { status: "running"; done: Promise<ReadReply> }> {
     const reply = refusedIfBusy(await this.call(actor, "run", words, parse.run(this.targets, words), (r) => this.service.run(actor, r)));
     if (reply.status === "commands") return { status: "ok", html: renderCommands(reply.target, reply.commands, reply.unknown) };
-    if (reply.status === "output") return renderRunOutput(reply.target, reply.run);
+    if (reply.status === "output") {
+      const { target } = reply;
+      return { status: "running", done: reply.done.then((out): ReadReply => ("error" in out ? { status: "refused", reason: out.error } : renderRunOutput(target, out))) };
+    }
     return reply;
   }
 
