@@ -1,5 +1,6 @@
 import { quoteArg } from "../commands/quote.js";
 import type { RunbookCommandConfig } from "../config/file.js";
+import { compileArgPattern } from "../config/patterns.js";
 import { fillPlaceholders } from "../config/placeholders.js";
 import { redactText } from "../shared/redact.js";
 import { defineOperation, type PlanOutcome, type TargetHandle } from "./context.js";
@@ -48,7 +49,7 @@ export function checkRun(commands: Readonly<Record<string, RunbookCommandConfig>
     // Quoting keeps a value one word, but a program may still read `-x` as an option.
     if (value.startsWith("-")) return { ok: false, reason: `Argument ${arg} must not start with "-". Usage: ${usage}` };
     // Patterns are anchored ^…$ at load; testing the whole value again guards a pattern that only looks anchored.
-    const match = value.length <= MAX_ARG_LENGTH ? new RegExp(pattern).exec(value) : null;
+    const match = value.length <= MAX_ARG_LENGTH ? compileArgPattern(pattern).exec(value) : null;
     if (!match || match[0] !== value) return { ok: false, reason: `Argument ${arg} does not match its pattern ${pattern}. Usage: ${usage}` };
     values[arg] = value;
   }
