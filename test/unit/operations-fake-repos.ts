@@ -18,6 +18,8 @@ import type {
   OperationRecord,
   OperationRepositories,
   OperationsRepo,
+  ReplicaRecord,
+  ReplicasRepo,
   OperationStatus,
   PayoutsRepo,
   PayoutsState,
@@ -184,12 +186,23 @@ export class MemoryPayouts implements PayoutsRepo {
   }
 }
 
+export class MemoryReplicas implements ReplicasRepo {
+  rows = new Map<string, Record<string, number>>();
+  async forTarget(target: string) {
+    return { ...(this.rows.get(target) ?? {}) };
+  }
+  async set(records: readonly ReplicaRecord[]) {
+    for (const r of records) this.rows.set(r.target, { ...(this.rows.get(r.target) ?? {}), [r.service]: r.replicas });
+  }
+}
+
 export function memoryRepos(): OperationRepositories & {
   operations: MemoryOperations;
   locks: MemoryLocks;
   deployments: MemoryDeployments;
   backups: MemoryBackups;
   payouts: MemoryPayouts;
+  replicas: MemoryReplicas;
 } {
   return {
     operations: new MemoryOperations(),
@@ -197,6 +210,7 @@ export function memoryRepos(): OperationRepositories & {
     deployments: new MemoryDeployments(),
     backups: new MemoryBackups(),
     payouts: new MemoryPayouts(),
+    replicas: new MemoryReplicas(),
   };
 }
 

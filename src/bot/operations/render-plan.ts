@@ -7,7 +7,9 @@ import { MAX_PLAN_COMMITS, type CommitList } from "../../operations/git-state.js
 import type { OperationKind } from "../../operations/model.js";
 import type { PayoutsPlanData } from "../../operations/payouts.js";
 import type { RollbackPlanData } from "../../operations/rollback.js";
-import type { ScalePlanData } from "../../operations/scale.js";
+import type { RestartPlanData } from "../../operations/restart.js";
+import type { RunPlanData } from "../../operations/run-command.js";
+import { scaleChanges, type ScalePlanData } from "../../operations/scale.js";
 
 /**
  * Plans as the chat shows them (HTML). Operations store facts in `plan.data`; the words and the
@@ -52,8 +54,13 @@ function renderHeadline(kind: OperationKind, data: unknown): string {
       return `${code(short(d.liveSha))} → ${code(short(d.sha))}`;
     }
     case "scale": {
-      const d = data as ScalePlanData;
-      return `${escapeHtml(d.service)} ${d.before ?? "?"} → ${d.replicas}`;
+      return scaleChanges(data as ScalePlanData).map((c) => `${escapeHtml(c.service)} ${c.before ?? "?"} → ${c.replicas}`).join(" · ");
+    }
+    case "restart":
+      return `${escapeHtml((data as RestartPlanData).service)}`;
+    case "run": {
+      const d = data as RunPlanData;
+      return escapeHtml(d.description);
     }
     case "backup": {
       const d = data as BackupPlanData;
@@ -78,6 +85,15 @@ export function renderPlanBody(kind: OperationKind, data: unknown): string {
       return scaleBody(data as ScalePlanData);
     case "backup":
       return "";
+    case "restart": {
+      const d = data as RestartPlanData;
+      return `${escapeHtml(d.service)}: restart ${d.containers ?? "?"} container${d.containers === 1 ? "" : "s"} in place\nSteps: restart · verify running/healthy (≤ ${formatDuration(d.verifyTimeoutMs)})`;
+    }
+    case "run": {
+      const d = data as RunPlanData;
+      const args = Object.entries(d.values).map(([k, v]) => `${escapeHtml(k)}=${code(v)}`);
+      return `${args.length > 0 ? `Arguments: ${args.join(" ")}\n` : ""}Runs ${code(d.name)} from opsgram.yml in the app directory (≤ ${formatDuration(d.timeoutSeconds * 1000)}).`;
+    }
     case "pause_payouts":
     case "resume_payouts":
       return payoutsBody(data as PayoutsPlanData);
@@ -112,11 +128,14 @@ function rollbackBody(d: RollbackPlanData): string {
 }
 
 function scaleBody(d: ScalePlanData): string {
-  const service = escapeHtml(d.service);
+  const changes = scaleChanges(d);
+  const flags = changes.map((c) => `--scale ${escapeHtml(c.service)}=${c.replicas}`).join(" ");
+  const verify = changes.length === 1 ? `verify ${changes[0]!.replicas} running/healthy` : "verify each count running/healthy";
   return [
-    `${service}: ${d.before ?? "?"} → ${d.replicas} running${d.bounds ? ` (allowed ${d.bounds.min}–${d.bounds.max})` : ""}`,
-    ...(d.before === d.replicas ? ["ℹ already at that count: compose will only start stopped replicas."] : []),
-    `Steps: up -d --no-recreate --scale ${service}=${d.replicas} · verify ${d.replicas} running/healthy (≤ ${formatDuration(d.verifyTimeoutMs)})`,
+    ...changes.map((c) => `${escapeHtml(c.service)}: ${c.before ?? "?"} → ${c.replicas} running${c.bounds ? ` (allowed ${c.bounds.min}–${c.bounds.max})` : ""}`),
+    ...(changes.every((c) => c.before === c.replicas) ? ["ℹ already at that count: compose will only start stopped replicas."] : []),
+    `Steps: up -d --no-recreate ${flags} · ${verify} (≤ ${formatDuration(d.verifyTimeoutMs)})`,
+    "The count is kept: later deploys and rollbacks pass it to compose.",
   ].join("\n");
 }
 

@@ -14,6 +14,7 @@ import { DrizzleBackupsRepo } from "./backups.js";
 import { DrizzleDeploymentsRepo } from "./deployments.js";
 import { DrizzleLocksRepo } from "./locks.js";
 import { DrizzlePayoutsRepo } from "./payouts.js";
+import { DrizzleReplicasRepo } from "./replicas.js";
 
 function toRecord(row: OperationRow): OperationRecord {
   return {
@@ -138,5 +139,6 @@ export function createOperationRepositories(db: Db): OperationRepositories {
     deployments: new DrizzleDeploymentsRepo(db),
     backups: new DrizzleBackupsRepo(db),
     payouts: new DrizzlePayoutsRepo(db),
+    replicas: new DrizzleReplicasRepo(db),
   };
 }
