@@ -20,6 +20,7 @@ import { NodeTlsProbe } from "../../src/infra/tls/probe.js";
 import { createTargetConnections, type TargetConnections } from "../../src/infra/targets.js";
 import { BotApiEmulator, type BotMessage } from "../emulator/bot-api-emulator.js";
 import { createTestDatabase } from "../support/db.js";
+import { freePort } from "../support/ports.js";
 
 /**
  * The app-facing checks against real parts: the webhook check asks the Bot API emulator's
@@ -201,6 +202,18 @@ describe("the app's own Telegram webhook (getWebhookInfo via the emulator)", () 
     // The token never reaches chat or the log (the log is at debug level here).
     expect(telegram.messages.map((m) => m.text).join("\n")).not.toContain(APP_TOKEN);
     expect(logLines.join("")).not.toContain(APP_TOKEN);
+  });
+});
+
+describe("the getWebhookInfo client", () => {
+  it("a token Telegram does not know is refused (401); an API root that does not answer is unreachable, not an alert", async () => {
+    const unknown = new BotApiWebhookInfo({ token: "111111111:AAunknownTokenXXXXXXXXXXXXXXXXXXXXXXX", apiRoot: telegram.apiRoot });
+    expect(await unknown.lookup()).toEqual({ status: "refused", error: "401 Unauthorized" });
+    const closed = await freePort();
+    const down = new BotApiWebhookInfo({ token: APP_TOKEN, apiRoot: `http://127.0.0.1:${closed}`, timeoutSeconds: 5 });
+    const result = await down.lookup();
+    expect(result.status).toBe("unreachable");
+    expect(JSON.stringify(result)).not.toContain(APP_TOKEN);
   });
 });
 
