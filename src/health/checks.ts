@@ -29,7 +29,8 @@ export interface PolledCheck {
   viaTarget?: boolean;
   intervalMs: number;
   policy: AlertPolicy;
-  run(): Promise<CheckOutcome | readonly SignalOutcome[]>;
+  /** `signal` aborts when monitoring stops (a check that waits between attempts stops waiting). */
+  run(signal?: AbortSignal): Promise<CheckOutcome | readonly SignalOutcome[]>;
 }
 
 /** The probe's argv is built in commands/ (one builder for the deploy health gate and these checks). */

@@ -31,7 +31,7 @@ export class CheckScheduler {
   async runOnce(check: PolledCheck): Promise<void> {
     let result;
     try {
-      result = await check.run();
+      result = await check.run(this.abort.signal);
     } catch (err) {
       this.log.warn({ err, key: check.key }, "health check threw; counted as unknown");
       return;

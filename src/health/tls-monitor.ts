@@ -73,10 +73,10 @@ export function tlsCheck(ctx: CheckContext, probe: TlsProbe, c: TlsCheckConfig, 
     key: { target: ctx.target, source: "tls", subject: tlsSubject(c) },
     intervalMs,
     policy: { failuresBeforeAlert: 1, successesBeforeRecovery: 1, remindEveryMs },
-    async run() {
+    async run(signal) {
       let result = await probe.probe(c.host, c.port, HANDSHAKE_TIMEOUT_MS);
       if (result.status === "failed") {
-        await sleepQuietly(ctx.clock, RETRY_AFTER_MS);
+        if (!(await sleepUnlessStopped(ctx.clock, RETRY_AFTER_MS, signal))) return [];
         result = await probe.probe(c.host, c.port, HANDSHAKE_TIMEOUT_MS);
       }
       if (result.status === "failed") {
@@ -87,6 +87,12 @@ export function tlsCheck(ctx: CheckContext, probe: TlsProbe, c: TlsCheckConfig, 
   };
 }
 
-async function sleepQuietly(clock: Clock, ms: number): Promise<void> {
-  await clock.sleep(ms).catch(() => {});
+/** False when monitoring stopped during the wait (nothing is reported then). */
+async function sleepUnlessStopped(clock: Clock, ms: number, signal: AbortSignal | undefined): Promise<boolean> {
+  try {
+    await clock.sleep(ms, signal);
+    return true;
+  } catch {
+    return false;
+  }
 }

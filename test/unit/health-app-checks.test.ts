@@ -176,6 +176,17 @@ describe("TLS check: connecting (fake clock)", () => {
     clock.advance(5_000);
     expect(await failing).toEqual([{ signal: TLS_SIGNALS.connect, status: "failed", error: "certificate for quiz.example cannot be read: ECONNREFUSED" }]);
   });
+
+  it("monitoring stopping during the wait ends the look without a second try or a report", async () => {
+    const clock = new FakeClock();
+    const down = new ScriptedProbe([{ status: "failed", error: "ECONNREFUSED" }]);
+    const stop = new AbortController();
+    const running = tlsCheck(ctx(clock), down, TLS, null).run(stop.signal);
+    await flush();
+    stop.abort();
+    expect(await running).toEqual([]);
+    expect(down.calls).toBe(1);
+  });
 });
 
 describe("webhook and TLS incidents (scheduler → engine → outbox)", () => {
