@@ -21,6 +21,7 @@ import { createTargetConnections, type TargetConnections } from "../../src/infra
 import { BotApiEmulator, type BotMessage } from "../emulator/bot-api-emulator.js";
 import { createTestDatabase } from "../support/db.js";
 import { freePort } from "../support/ports.js";
+import { startBotProcess } from "../support/bot-process.js";
 
 /**
  * The app-facing checks against real parts: the webhook check asks the Bot API emulator's
@@ -241,4 +242,53 @@ describe("TLS certificates (local node:tls servers, certificates from openssl)",
     expect(telegram.messages.filter((m) => m.chatId === CHAT && m.text.includes(`localhost:${good.port}`))).toEqual([]);
     expect(health.alerts.openIncidents().map((i) => i.key.subject).sort()).toEqual([`localhost:${selfSigned.port}`, `localhost:${wrongName.port}`].sort());
   });
+});
+
+describe("wired in the bot process (npm start)", () => {
+  it("reads the app token from the env var the config names, asks opsgram's API root, and never logs the token", async () => {
+    const chat = -1005002;
+    const token = "555000111:AAFsecondAppBotTokenForTheWiringTestXX";
+    telegram.setWebhookInfo({ url: "https://stale.example/hook", pending_update_count: 0 }, token);
+    const config = join(dir, "opsgram.yml");
+    writeFileSync(
+      config,
+      [
+        "targets:",
+        "  app:",
+        "    host: local",
+        `    appDir: ${dir}`,
+        `    dockerSocket: ${join(dir, "no-docker.sock")}`,
+        "    compose: { project: checks-e2e }",
+        "    health:",
+        `      telegramWebhook: { tokenEnv: SHOP_BOT_TOKEN, expectUrl: "${EXPECT_URL}" }`,
+        `      tls: [{ host: localhost, port: ${selfSigned.port} }]`,
+        "",
+      ].join("\n"),
+      { mode: 0o600 },
+    );
+    const bot = startBotProcess({
+      env: {
+        TELEGRAM_BOT_TOKEN: telegram.token,
+        TELEGRAM_API_ROOT: telegram.apiRoot,
+        ADMIN_CHAT_IDS: String(chat),
+        ALERT_CHAT_IDS: String(chat),
+        DATABASE_URL: createTestDatabase("checks_e2e"),
+        OPSGRAM_CONFIG: config,
+        SHOP_BOT_TOKEN: token,
+      },
+    });
+    try {
+      // The first looks run at start.
+      const alert = await telegram.waitForMessage((m) => m.chatId === chat && m.text.includes("Telegram webhook: URL is https://stale.example/hook"), 60_000);
+      expect(alert.text).toContain(`(expected ${EXPECT_URL})`);
+      // The two open at start together: they may share one (coalesced) message.
+      const sent = () => telegram.messages.filter((m) => m.chatId === chat).map((m) => m.history[0]?.text ?? "").join("\n");
+      await waitUntil("the TLS alert", () => sent().includes(`certificate for localhost:${selfSigned.port}: the chain does not verify`), 30_000);
+      expect(telegram.calls.some((c) => c.method.toLowerCase() === "getwebhookinfo")).toBe(true);
+      expect(bot.output()).not.toContain(token);
+    } finally {
+      await bot.stop();
+    }
+    expect(bot.output()).not.toContain(token);
+  }, 180_000);
 });
