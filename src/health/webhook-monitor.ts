@@ -10,6 +10,7 @@ import type { WebhookInfoSource, WebhookStatus } from "./ports.js";
  * - `webhook:url`     the URL differs from expectUrl (or no webhook is set);
  * - `webhook:pending` more than maxPending updates wait for delivery;
  * - `webhook:error`   Telegram recorded a delivery error since the last look (quoted, redacted);
+ *                     it stands until QUIET_LOOKS looks in a row saw no newer one;
  * - `webhook:token`   Telegram refuses the token (revoked or wrong), so nothing else can be seen.
  *
  * A Bot API that cannot be reached says nothing about the app's webhook: nothing is reported then.
@@ -18,6 +19,9 @@ import type { WebhookInfoSource, WebhookStatus } from "./ports.js";
 const NAME = "Telegram webhook";
 /** A quoted error message is cut here: it is one line of an alert. */
 const MAX_QUOTE = 300;
+
+/** Looks in a row without a new delivery error before the error signal recovers. */
+export const QUIET_LOOKS = 3;
 
 export const WEBHOOK_SIGNALS = { url: "webhook:url", pending: "webhook:pending", error: "webhook:error", token: "webhook:token" } as const;
 
@@ -61,6 +65,9 @@ export function webhookCheck(
   intervalMs: number = c.intervalSeconds * 1000,
 ): PolledCheck {
   let errorsAfter: number | null = null;
+  /** The delivery error standing, and the looks since one was new. */
+  let lastError: string | null = null;
+  let quiet = 0;
   return {
     key: { target: ctx.target, source: "telegram", subject: "webhook" },
     intervalMs,
@@ -77,12 +84,26 @@ export function webhookCheck(
       errorsAfter = Math.max(since, info.lastErrorDate ?? since);
       // Our own deploy makes the app unreachable for a moment: delivery errors and a backlog then
       // are expected. The errors are still marked seen, so they are not reported afterwards.
-      if (!ctx.isTargetChanging()) return outcomes;
-      return outcomes.map((o) =>
-        o.status === "failed" && (o.signal === WEBHOOK_SIGNALS.pending || o.signal === WEBHOOK_SIGNALS.error)
-          ? { signal: o.signal, status: "unknown" as const, reason: "expected change in progress" }
-          : o,
-      );
+      if (ctx.isTargetChanging()) {
+        return outcomes.map((o) =>
+          o.status === "failed" && (o.signal === WEBHOOK_SIGNALS.pending || o.signal === WEBHOOK_SIGNALS.error)
+            ? { signal: o.signal, status: "unknown" as const, reason: "expected change in progress" }
+            : o,
+        );
+      }
+      // Telegram backs off between redeliveries, so a webhook that keeps failing does not show a
+      // new error at every look: the error stands until QUIET_LOOKS looks in a row saw none.
+      const at = outcomes.findIndex((o) => o.signal === WEBHOOK_SIGNALS.error);
+      const error = outcomes[at];
+      if (error?.status === "failed") {
+        lastError = error.error;
+        quiet = 0;
+      } else if (lastError !== null) {
+        quiet += 1;
+        if (quiet < QUIET_LOOKS) outcomes[at] = { signal: WEBHOOK_SIGNALS.error, status: "failed", error: lastError };
+        else lastError = null;
+      }
+      return outcomes;
     },
   };
 }

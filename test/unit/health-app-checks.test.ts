@@ -5,7 +5,7 @@ import type { TlsCertificateReport, TlsProbe, TlsProbeResult, WebhookInfoSource,
 import { CheckScheduler } from "../../src/health/scheduler.js";
 import { HealthService } from "../../src/health/service.js";
 import { judgeCertificate, tlsCheck, TLS_SIGNALS } from "../../src/health/tls-monitor.js";
-import { judgeWebhook, webhookCheck, WEBHOOK_SIGNALS } from "../../src/health/webhook-monitor.js";
+import { judgeWebhook, QUIET_LOOKS, webhookCheck, WEBHOOK_SIGNALS } from "../../src/health/webhook-monitor.js";
 import { FakeClock, MemoryHealthStore, silentLog } from "./health-fakes.js";
 
 const DAY = 86_400_000;
@@ -77,8 +77,13 @@ describe("webhook check: looks over time (fake clock)", () => {
     const first = webhookCheck(ctx(clock), new ScriptedWebhook([old]), WEBHOOK, null);
     expect(byName((await first.run()) as SignalOutcome[])[WEBHOOK_SIGNALS.error]?.status).toBe("ok");
 
-    const check = webhookCheck(ctx(clock), new ScriptedWebhook([recent, recent, later]), WEBHOOK, null);
+    const check = webhookCheck(ctx(clock), new ScriptedWebhook([recent, recent, recent, recent, later]), WEBHOOK, null);
     expect(failed((await check.run()) as SignalOutcome[])).toEqual(['Telegram webhook: Telegram could not deliver: "recent"']);
+    // Telegram backs off between redeliveries: the error stands for QUIET_LOOKS looks without a newer one.
+    for (let look = 1; look < QUIET_LOOKS; look++) {
+      clock.advance(60_000);
+      expect(failed((await check.run()) as SignalOutcome[])).toEqual(['Telegram webhook: Telegram could not deliver: "recent"']);
+    }
     clock.advance(60_000);
     expect(failed((await check.run()) as SignalOutcome[])).toEqual([]);
     clock.advance(60_000);
@@ -221,12 +226,19 @@ describe("webhook and TLS incidents (scheduler → engine → outbox)", () => {
     expect(service.openIncidents()).toHaveLength(1);
     expect(renderAlertMessage([worse])).toMatch(/^🔴 prod: Telegram webhook — 3 of 3 signals failing\n• .*URL is.*\n• .*250 updates waiting.*\n• .*"Read timeout expired"/);
 
+    // URL and backlog fixed; the delivery error stands until QUIET_LOOKS looks saw no newer one.
+    for (let look = 1; look < QUIET_LOOKS; look++) {
+      clock.advance(60_000);
+      await scheduler.runOnce(check);
+      await service.idle();
+      expect(service.openIncidents()[0]?.signals.filter((s) => s.failing).map((s) => s.name)).toEqual([WEBHOOK_SIGNALS.error]);
+    }
     clock.advance(60_000);
     await scheduler.runOnce(check);
     await service.idle();
     expect(service.openIncidents()).toEqual([]);
     const resolved = [...store.incidents.values()][0]!;
-    expect(recoveryLine(resolved)).toBe("🟢 prod: Telegram webhook recovered after 2 min 0 s");
+    expect(recoveryLine(resolved)).toBe("🟢 prod: Telegram webhook recovered after 4 min 0 s");
     // One alert and one recovery; the signals joining and leaving are edits of that alert.
     expect(store.outbox.filter((o) => o.kind !== "update").map((o) => o.kind)).toEqual(["open", "recovery"]);
   });
