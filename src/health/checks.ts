@@ -14,6 +14,13 @@ import type { AlertPolicy, IncidentKey } from "./types.js";
  */
 export type CheckOutcome = { status: "ok" } | { status: "failed"; error: string } | { status: "unknown"; reason: string };
 
+/**
+ * One of several signals a single look reports (the webhook's URL, pending count and last error
+ * come from one getWebhookInfo): each is a signal of the check's key, failing and recovering on
+ * its own, so the incident lists what is wrong now.
+ */
+export type SignalOutcome = CheckOutcome & { signal: string };
+
 export interface PolledCheck {
   key: IncidentKey;
   /** The signal's name within its key ("http:web" on a service incident); default: the source. */
@@ -22,7 +29,8 @@ export interface PolledCheck {
   viaTarget?: boolean;
   intervalMs: number;
   policy: AlertPolicy;
-  run(): Promise<CheckOutcome>;
+  /** `signal` aborts when monitoring stops (a check that waits between attempts stops waiting). */
+  run(signal?: AbortSignal): Promise<CheckOutcome | readonly SignalOutcome[]>;
 }
 
 /** The probe's argv is built in commands/ (one builder for the deploy health gate and these checks). */
