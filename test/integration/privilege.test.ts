@@ -277,7 +277,7 @@ describe("with ADMIN_USER_IDS and access.roles (two admin chats)", () => {
       expect(reply.text).toContain("DB_PASSWORD=***");
       expect(reply.text).not.toContain("hunter2");
       const [row] = await sql`SELECT target, args, outcome FROM audit_events WHERE action = 'logs' AND user_id = ${VIEWER.id} ORDER BY id DESC LIMIT 1`;
-      expect(row).toEqual({ target: "prod", args: { service: "leaky", lines: 50 }, outcome: "info" });
+      expect(row).toEqual({ target: "prod", args: { services: ["leaky"], lines: 50, since: null, grep: null }, outcome: "info" });
     } finally {
       docker("rm", "-f", name);
     }
