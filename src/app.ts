@@ -18,7 +18,8 @@ import { startHealth, type HealthTarget } from "./health/index.js";
 import { createHealthStores, HealthReaders } from "./infra/db/repos/health-readers.js";
 import { createOperationRepositories } from "./infra/db/repos/operations.js";
 import { createTargetConnections, type TargetConnections } from "./infra/targets.js";
-import { TelegramNotifier, configureApi } from "./infra/telegram/index.js";
+import { BotApiWebhookInfo, TelegramNotifier, configureApi } from "./infra/telegram/index.js";
+import { NodeTlsProbe } from "./infra/tls/probe.js";
 import { createOperations, type TargetPorts } from "./operations/index.js";
 import { systemClock } from "./shared/ports.js";
 import { AuditDigests, scheduleDaily } from "./infra/db/audit-digests.js";
@@ -167,7 +168,13 @@ export async function startApp(config: Config, log: Logger, options: StartAppOpt
   const healthTargets: Record<string, HealthTarget> = {};
   for (const [name, c] of connections) {
     targetPorts[name] = { shell: c.shell, docker: c.docker };
-    healthTargets[name] = { shell: c.shell, docker: c.docker, project: c.project, services: Object.keys(config.ops.targets[name]!.services), config: config.ops.targets[name]!.health };
+    const healthConfig = config.ops.targets[name]!.health;
+    healthTargets[name] = { shell: c.shell, docker: c.docker, project: c.project, services: Object.keys(config.ops.targets[name]!.services), config: healthConfig };
+    const webhook = healthConfig.telegramWebhook;
+    // The app bot's token: the config loader already refused a start without it. Asked of opsgram's
+    // own Bot API root, so a local Bot API server (or the test emulator) answers for every bot.
+    const appToken = webhook ? process.env[webhook.tokenEnv] : undefined;
+    if (appToken) healthTargets[name].webhook = new BotApiWebhookInfo({ token: appToken, apiRoot: config.env.telegramApiRoot });
   }
 
   // Operations and alerts talk to Telegram through their own Api with bounded, paced retries;
@@ -185,6 +192,7 @@ export async function startApp(config: Config, log: Logger, options: StartAppOpt
     payouts: healthReaders,
     render: alertRenderer,
     notifier,
+    tlsProbe: new NodeTlsProbe(),
     targets: healthTargets,
     alertChatIds: config.env.alertChatIds,
     log: log.child({ module: "health" }),
@@ -216,7 +224,7 @@ export async function startApp(config: Config, log: Logger, options: StartAppOpt
   const bot = createBot({
     token: config.env.telegramBotToken,
     apiRoot: config.env.telegramApiRoot,
-    rules: { adminChatIds: config.env.adminChatIds, adminUserIds: config.env.adminUserIds },
+    rules: { adminChatIds: config.env.adminChatIds, adminUserIds: config.env.adminUserIds, roles: config.ops.access.roles, commands: config.ops.access.commands },
     audit,
     processedUpdates,
     features,

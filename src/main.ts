@@ -27,6 +27,8 @@ async function main(argv: readonly string[]): Promise<void> {
     process.exit(EXIT_SETUP);
   }
   if (config.env.auditHmacKey) registerSecret(config.env.auditHmacKey);
+  // `${VAR}` values substituted into check headers: masked in every log line, chat text and audit detail.
+  for (const secret of config.secrets) registerSecret(secret);
   const log = createLogger({ level: config.env.logLevel });
   let stoppedBeforeStart: number | undefined;
   try {

@@ -170,6 +170,10 @@ function buildConfig(sandbox: Sandbox, options: VpsHarnessOptions): OpsFile {
           resume: `${redis} DEL system:pause_payouts`,
           status: `${redis} GET system:pause_payouts`,
         },
+        // A runbook's read-only query (bench/run-command.ts): "how many payouts are pending".
+        commands: {
+          payouts_count: { description: "payouts in the app database", run: `${sandbox.pgBinDir}/psql ${sandbox.appPostgresUrl} -tAc "select count(*) from payouts"`, confirm: false },
+        },
       },
     },
     confirmTimeoutSeconds: 300,

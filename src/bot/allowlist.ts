@@ -1,20 +1,14 @@
-/**
- * Who may talk to the bot. A pure predicate so the rule is tested without grammY:
- * the chat must be an admin chat, and when ADMIN_USER_IDS is set the user must be on it too —
- * in a group, the person pressing a button must be allowed, not just the chat.
- */
-export interface AllowlistRules {
-  adminChatIds: readonly number[];
-  adminUserIds: readonly number[] | undefined;
-}
+import { resolveRole, type AccessRules } from "./roles.js";
 
-export type AllowDecision = { allowed: true } | { allowed: false; reason: "unknown_chat" | "unknown_user" | "no_sender" };
+/**
+ * Who may talk to the bot at all: the chat must be an admin chat, and the sender must have a role
+ * there (roles.ts decides; strangers get nothing). Kept as the yes/no view of that decision.
+ */
+export type AllowlistRules = AccessRules;
+
+export type AllowDecision = { allowed: true } | { allowed: false; reason: "unknown_chat" | "unknown_user" | "no_sender" | "anonymous" };
 
 export function decideAccess(rules: AllowlistRules, chatId: number | undefined, userId: number | undefined): AllowDecision {
-  if (chatId === undefined || !rules.adminChatIds.includes(chatId)) return { allowed: false, reason: "unknown_chat" };
-  if (rules.adminUserIds) {
-    if (userId === undefined) return { allowed: false, reason: "no_sender" };
-    if (!rules.adminUserIds.includes(userId)) return { allowed: false, reason: "unknown_user" };
-  }
-  return { allowed: true };
+  const decision = resolveRole(rules, { chatId, userId });
+  return decision.allowed ? { allowed: true } : decision;
 }

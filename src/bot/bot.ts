@@ -2,8 +2,10 @@ import { Bot, Composer, GrammyError, HttpError, InputFile, type Api, type RawApi
 import type { UserFromGetMe } from "grammy/types";
 import type { Logger } from "pino";
 import type { AuditLog } from "../shared/ports.js";
-import { decideAccess, type AllowlistRules } from "./allowlist.js";
+import { AccessGate, commandOf as parseCommand, requireRole } from "./access-gate.js";
+import type { AccessRules } from "./roles.js";
 import type { BotContext, BotFeature, CommandInfo } from "./context.js";
+import { personName } from "../shared/format.js";
 import { RateWindow } from "./rate-window.js";
 import { SeenUpdates } from "./seen-updates.js";
 import { DEFAULT_STALE_COMMAND_SECONDS, freshCommandsOnly, inOrderPerChat } from "./freshness.js";
@@ -20,7 +22,8 @@ export interface CreateBotOptions {
   token: string;
   /** Self-hosted Bot API server, or the emulator in tests. */
   apiRoot?: string;
-  rules: AllowlistRules;
+  /** Admin chats, ADMIN_USER_IDS, access.roles and access.commands (bot/roles.ts). */
+  rules: AccessRules;
   audit: AuditLog;
   processedUpdates: ProcessedUpdatesStore;
   /** Registered after the guard, in this order. */
@@ -49,8 +52,7 @@ const CORE_COMMANDS: CommandInfo[] = [
 ];
 
 function commandOf(text: string | undefined): string | undefined {
-  const match = /^\/([A-Za-z0-9_]{1,32})(?:@\w+)?(?:\s|$)/.exec(text ?? "");
-  return match?.[1]?.toLowerCase();
+  return parseCommand(text)?.command;
 }
 
 /** What an update was, for the audit `action` column: the command, or the kind of update. */
@@ -61,8 +63,9 @@ function actionOf(ctx: BotContext): string {
 
 /**
  * Builds the grammY bot. Middleware order: per-chat ordering → request logging → update
- * de-duplication → /whoami (answers anyone, rate-limited) → allowlist guard → durable
- * de-duplication → stale-command refusal → features → error boundary (bot.catch).
+ * de-duplication → /whoami (answers anyone, rate-limited) → access guard (strangers) → role gate
+ * (each command's minimum role; buttons need an operator) → durable de-duplication → stale-command
+ * refusal → features → error boundary (bot.catch).
  */
 export function createBot(options: CreateBotOptions): Bot<BotContext> {
   const now = options.now ?? Date.now;
@@ -73,6 +76,7 @@ export function createBot(options: CreateBotOptions): Bot<BotContext> {
   options.configureApi(bot.api);
 
   const seen = new SeenUpdates();
+  const gate = new AccessGate(options.rules, options.audit, now);
   const deniedAudit = new RateWindow(ONE_MINUTE);
   const refusalReply = new RateWindow(ONE_MINUTE);
   const whoamiReply = new RateWindow(ONE_MINUTE);
@@ -86,7 +90,8 @@ export function createBot(options: CreateBotOptions): Bot<BotContext> {
     ctx.actor = {
       chatId: ctx.chat?.id ?? 0,
       userId: ctx.from?.id ?? 0,
-      username: ctx.from?.username ?? ctx.from?.first_name ?? null,
+      // Never the first name: someone named "alice" without a username must not appear as @alice.
+      username: ctx.from?.username ?? null,
     };
     ctx.log = options.log.child({ update_id: ctx.update.update_id, chat_id: ctx.chat?.id, user_id: ctx.from?.id });
     await next();
@@ -107,14 +112,22 @@ export function createBot(options: CreateBotOptions): Bot<BotContext> {
     const key = `${ctx.actor.chatId}:${ctx.actor.userId}`;
     if (!whoamiReply.tryPass(key, now())) return;
     await options.audit.append({ ...auditWho(ctx), action: "whoami", target: null, args: null, outcome: "info", operationId: null, detail: null });
-    await ctx.reply(`Your user id: ${ctx.actor.userId}\nThis chat id: ${ctx.actor.chatId}`);
+    // The role line answers "why was I refused?" and gives the id to put in access.roles.
+    const decision = gate.decide(ctx);
+    const role = decision.allowed ? `Your role here: ${decision.role}` : "You have no role here.";
+    await ctx.reply(`Your user id: ${ctx.actor.userId}\nThis chat id: ${ctx.actor.chatId}\n${role}`);
   });
 
-  // 4. Allowlist guard: strangers get one short refusal per chat per minute, one audit row per
-  //    (chat, user) per minute, and nothing else.
+  // 4. Access guard: strangers get one short refusal per chat per minute, one audit row per
+  //    (chat, user) per minute, and nothing else. Everyone else gets their role on the context.
   bot.use(async (ctx, next) => {
-    const decision = decideAccess(options.rules, ctx.chat?.id, ctx.from?.id);
-    if (decision.allowed) return next();
+    const decision = gate.decide(ctx);
+    if (decision.allowed) {
+      ctx.role = decision.role;
+      if (decision.cap) ctx.roleCap = decision.cap;
+      ctx.access = gate;
+      return next();
+    }
     const t = now();
     ctx.log.info({ reason: decision.reason }, "denied");
     if (deniedAudit.tryPass(`${ctx.chat?.id}:${ctx.from?.id}`, t)) {
@@ -133,8 +146,20 @@ export function createBot(options: CreateBotOptions): Bot<BotContext> {
       // A button must always be answered or its spinner keeps turning; the text is rate-limited.
       await ctx.answerCallbackQuery(replyAllowed ? { text: "⛔ You are not allowed to do that.", show_alert: true } : {});
     } else if (replyAllowed && ctx.chat) {
-      await ctx.reply("⛔ Not allowed. This bot only serves its admin chats. Send /whoami to see your ids.");
+      await ctx.reply(
+        decision.reason === "anonymous"
+          ? "⛔ Anonymous admins cannot use this bot here: turn off “Remain anonymous” and send it as yourself."
+          : "⛔ Not allowed. This bot only serves its admin chats. Send /whoami to see your ids.",
+      );
     }
+  });
+
+  // 4b. Role gate: a command below its minimum role, or a button pressed by a viewer, is refused
+  //     here with the role it needs. Handlers check more where the action decides (requireRole).
+  bot.use(async (ctx, next) => {
+    const asked = gate.needFor(ctx);
+    if (asked && !(await requireRole(ctx, asked.need, asked.what))) return;
+    return next();
   });
 
   // 5. Durable de-duplication, for allowed updates only: survives restarts.
@@ -167,7 +192,7 @@ export function createBot(options: CreateBotOptions): Bot<BotContext> {
     else log.error({ err }, "handler failed");
     try {
       if (ctx.callbackQuery) await ctx.answerCallbackQuery({ text: "⚠️ Something went wrong; see the bot's log." });
-      else if (ctx.chat && decideAccess(options.rules, ctx.chat.id, ctx.from?.id).allowed) {
+      else if (ctx.chat && gate.decide(ctx).allowed) {
         await ctx.reply("⚠️ Something went wrong handling that; the error is in the bot's log.");
       }
     } catch {
@@ -214,7 +239,7 @@ function registerCoreCommands(composer: Composer<BotContext>, options: CreateBot
       return;
     }
     const lines = events.map((e) => {
-      const who = e.username ? `@${e.username}` : e.userId !== null ? `user ${e.userId}` : "opsgram";
+      const who = e.userId === null ? "opsgram" : personName(e);
       const time = e.createdAt.toISOString().replace("T", " ").slice(0, 19);
       const op = e.operationId ? ` op ${e.operationId}` : "";
       return `#${e.id} ${time} ${who} ${e.action}${e.target ? ` ${e.target}` : ""} → ${e.outcome}${op}`;

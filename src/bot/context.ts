@@ -1,16 +1,25 @@
 import type { Context } from "grammy";
 import type { Logger } from "pino";
 import type { Actor } from "../shared/ports.js";
+import type { AccessGate } from "./access-gate.js";
+import type { Role, RoleCap } from "./roles.js";
 
 /**
- * The context every handler sees. By the time a handler runs, the allowlist guard has passed:
- * the chat is an admin chat and (when ADMIN_USER_IDS is set) the user — including the person
- * pressing a button — is allowed. `actor` is who sent the update.
+ * The context every handler sees. By the time a handler runs, the access guard has passed: the
+ * chat is an admin chat, the sender (including the person pressing a button) has a role, and that
+ * role is at least the command's minimum (bot/roles.ts). Handlers that need more call
+ * `requireRole(ctx, role)` (bot/access-gate.ts). `actor` is who sent the update.
  */
 export type BotContext = Context & {
   /** Child logger carrying update_id, chat_id and user_id. */
   log: Logger;
   actor: Actor;
+  /** The sender's role in this chat (roles.ts). */
+  role: Role;
+  /** Why the role is lower than the sender's id would give, if it is. */
+  roleCap?: RoleCap;
+  /** Refuses and audits; used by requireRole. */
+  access: AccessGate;
 };
 
 /** One line of /help and setMyCommands. */

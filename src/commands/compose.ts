@@ -57,6 +57,20 @@ export interface ComposeUpOptions {
   build?: boolean;
   /** Remove containers of services no longer in the compose files (`--remove-orphans`). */
   removeOrphans?: boolean;
+  /** Leave running containers as they are (`--no-recreate`). */
+  noRecreate?: boolean;
+  /**
+   * Replica counts to keep: `--scale svc=n` each. Compose resets replicas to the file's count on
+   * every `up` (docker/compose#5663), so every `up` passes the counts /scale recorded.
+   */
+  scale?: Readonly<Record<string, number>>;
+}
+
+/** `--scale a=2 --scale b=3`, in name order so the argv is stable. */
+function scaleFlags(scale: Readonly<Record<string, number>> | undefined): string[] {
+  return Object.entries(scale ?? {})
+    .sort(([a], [b]) => a.localeCompare(b))
+    .flatMap(([service, n]) => ["--scale", `${assertService(service)}=${assertCount(n, "replicas", 0)}`]);
 }
 
 /** Starts (or recreates changed) containers in the background: `up -d`. */
@@ -65,18 +79,21 @@ export function composeUp(spec: ComposeSpec, options: ComposeUpOptions = {}): st
   if (options.noDeps) argv.push("--no-deps");
   if (options.build) argv.push("--build");
   if (options.removeOrphans) argv.push("--remove-orphans");
+  if (options.noRecreate) argv.push("--no-recreate");
+  argv.push(...scaleFlags(options.scale));
   argv.push(...(options.services ?? []).map(assertService));
   return argv;
 }
 
 /**
- * Sets the number of replicas of one service without recreating the ones that run:
- * `up -d --no-recreate --scale svc=n svc`. Naming the service keeps the others untouched.
+ * Sets the number of replicas of one or several services without recreating the ones that run:
+ * `up -d --no-recreate --scale a=2 --scale b=3 a b`. Naming the services keeps the others untouched.
  */
-export function composeScale(spec: ComposeSpec, service: string, replicas: number): string[] {
-  assertService(service);
-  assertCount(replicas, "replicas", 0);
-  return [...composeBase(spec), "up", "-d", "--no-recreate", "--scale", `${service}=${replicas}`, service];
+export function composeScale(spec: ComposeSpec, service: string | Readonly<Record<string, number>>, replicas?: number): string[] {
+  const counts = typeof service === "string" ? { [service]: replicas ?? Number.NaN } : service;
+  const names = Object.keys(counts).sort((a, b) => a.localeCompare(b));
+  if (names.length === 0) throw new TypeError("nothing to scale");
+  return [...composeBase(spec), "up", "-d", "--no-recreate", ...scaleFlags(counts), ...names.map(assertService)];
 }
 
 /** Lists the project's containers (`-a`: stopped ones too). */

@@ -14,6 +14,13 @@ import type { AlertPolicy, IncidentKey } from "./types.js";
  */
 export type CheckOutcome = { status: "ok" } | { status: "failed"; error: string } | { status: "unknown"; reason: string };
 
+/**
+ * One of several signals a single look reports (the webhook's URL, pending count and last error
+ * come from one getWebhookInfo): each is a signal of the check's key, failing and recovering on
+ * its own, so the incident lists what is wrong now.
+ */
+export type SignalOutcome = CheckOutcome & { signal: string };
+
 export interface PolledCheck {
   key: IncidentKey;
   /** The signal's name within its key ("http:web" on a service incident); default: the source. */
@@ -22,12 +29,13 @@ export interface PolledCheck {
   viaTarget?: boolean;
   intervalMs: number;
   policy: AlertPolicy;
-  run(): Promise<CheckOutcome>;
+  /** `signal` aborts when monitoring stops (a check that waits between attempts stops waiting). */
+  run(signal?: AbortSignal): Promise<CheckOutcome | readonly SignalOutcome[]>;
 }
 
 /** The probe's argv is built in commands/ (one builder for the deploy health gate and these checks). */
 export { httpProbeArgv as wgetArgv } from "../commands/http-probe.js";
-import { httpProbeArgv as wgetArgv, lastHttpStatus } from "../commands/http-probe.js";
+import { httpProbeArgv as wgetArgv, judgeHttpResponse, lastHttpStatus, wantsBody } from "../commands/http-probe.js";
 
 /** Reads a `wget -S` run: the last status line wins (redirects print several). */
 export function parseWgetResult(result: ExecResult, expectStatus: number, name: string, timeoutSeconds: number): CheckOutcome {
@@ -39,6 +47,13 @@ export function parseWgetResult(result: ExecResult, expectStatus: number, name: 
   if (status === undefined && result.code === 0 && expectStatus === 200) return { status: "ok" };
   if (status !== undefined) return { status: "failed", error: `HTTP check ${name}: status ${status} (expected ${expectStatus})` };
   return { status: "failed", error: `HTTP check ${name}: ${lastLine(text) || `wget exited with code ${result.code}`}` };
+}
+
+/** A status that passed still fails when the check expects something of the body (expectBodyContains/Matches). */
+function bodyOutcome(c: HttpCheckConfig, outcome: CheckOutcome, body: () => string): CheckOutcome {
+  if (outcome.status !== "ok" || !wantsBody(c)) return outcome;
+  const judged = judgeHttpResponse(c, c.expectStatus, body());
+  return judged.healthy ? outcome : { status: "failed", error: `HTTP check ${c.name}: ${judged.detail}` };
 }
 
 function lastLine(text: string): string {
@@ -82,11 +97,11 @@ export function httpFromTarget(ctx: CheckContext, shell: RemoteShell, c: HttpChe
     async run() {
       let result: ExecResult;
       try {
-        result = await shell.exec(wgetArgv(c.url, c.timeoutSeconds), { timeoutMs: (c.timeoutSeconds + 5) * 1000, maxOutputBytes: 16_384 });
+        result = await shell.exec(wgetArgv(c.url, c.timeoutSeconds, { headers: c.headers, body: wantsBody(c) }), { timeoutMs: (c.timeoutSeconds + 5) * 1000, maxOutputBytes: 81_920 });
       } catch (err) {
         return { status: "unknown", reason: `cannot reach the target: ${(err as Error).message}` };
       }
-      const outcome = parseWgetResult(result, c.expectStatus, c.name, c.timeoutSeconds);
+      const outcome = bodyOutcome(c, parseWgetResult(result, c.expectStatus, c.name, c.timeoutSeconds), () => result.stdout);
       if (outcome.status === "failed" && ctx.isTargetChanging()) return { status: "unknown", reason: "expected change in progress" };
       return outcome;
     },
@@ -102,11 +117,11 @@ export function httpFromBot(ctx: CheckContext, c: HttpCheckConfig, remindEveryMs
     async run() {
       let outcome: CheckOutcome;
       try {
-        const res = await fetchFn(c.url, { signal: AbortSignal.timeout(c.timeoutSeconds * 1000), redirect: "follow" });
-        await res.body?.cancel();
+        const res = await fetchFn(c.url, { signal: AbortSignal.timeout(c.timeoutSeconds * 1000), redirect: "follow", headers: { ...c.headers } });
+        const body = wantsBody(c) ? (await res.text()).slice(0, 65_536) : (await res.body?.cancel(), "");
         outcome =
           res.status === c.expectStatus
-            ? { status: "ok" }
+            ? bodyOutcome(c, { status: "ok" }, () => body)
             : { status: "failed", error: `HTTP check ${c.name}: status ${res.status} (expected ${c.expectStatus})` };
       } catch (err) {
         const e = err as Error & { cause?: { code?: string } };

@@ -6,7 +6,8 @@
  *
  * What runs: per target, the Docker event stream of its compose project (die/oom/unhealthy/restart
  * loops, alert within ~0.5 s), its HTTP checks (from the target over the RemoteShell, or from the
- * bot), disk usage, SSH reachability, backup age and the payouts-paused reminder when configured;
+ * bot), disk usage, SSH reachability, backup age and the payouts-paused reminder when configured,
+ * the app's own Telegram webhook (getWebhookInfo) and its TLS certificates (expiry, chain, name);
  * an engine applying thresholds, acks and mutes; and the outbox dispatcher, which coalesces bursts
  * and delivers oldest first with retries (an alert waits out a Telegram outage and a restart).
  */
@@ -17,10 +18,12 @@ import { backupAge, diskUsage, httpFromBot, httpFromTarget, payoutsPaused, reach
 import { OutboxDispatcher } from "./dispatcher.js";
 import { DockerMonitor } from "./docker-monitor.js";
 import { ExpectedChangeRegistry, type ExpectedChanges } from "./expected-changes.js";
-import type { AlertRenderer, BackupAges, HealthStores, PayoutsStates } from "./ports.js";
+import type { AlertRenderer, BackupAges, HealthStores, PayoutsStates, TlsProbe, WebhookInfoSource } from "./ports.js";
 import { CheckScheduler } from "./scheduler.js";
 import { HealthService, type AlertsControl } from "./service.js";
 import { every } from "./timers.js";
+import { tlsCheck } from "./tls-monitor.js";
+import { webhookCheck } from "./webhook-monitor.js";
 
 export type { ExpectedChange, ExpectedChanges } from "./expected-changes.js";
 export type { AlertActionResult, AlertsControl } from "./service.js";
@@ -35,6 +38,8 @@ export interface HealthTarget {
   /** Services configured in opsgram.yml (an HTTP check of the same name watches that service). */
   services?: readonly string[];
   config: TargetConfig["health"];
+  /** getWebhookInfo for the app's own bot (its token bound in); needed when `config.telegramWebhook` is set. */
+  webhook?: WebhookInfoSource;
 }
 
 /** Knobs with production defaults; tests shorten them. */
@@ -57,6 +62,10 @@ export interface HealthTuning {
   outboxPollMs?: number;
   /** Delivered outbox rows older than this are deleted (hourly). Default 7 days. */
   outboxKeepMs?: number;
+  /** Overrides `telegramWebhook.intervalSeconds` (tests). */
+  webhookIntervalMs?: number;
+  /** Overrides every `tls[].intervalSeconds` (tests). */
+  tlsIntervalMs?: number;
 }
 
 export interface StartHealthOptions {
@@ -67,6 +76,8 @@ export interface StartHealthOptions {
   payouts: PayoutsStates;
   render: AlertRenderer;
   notifier: Notifier;
+  /** Reads certificates for `health.tls` (infra/tls/probe.ts); needed when any target has `tls` checks. */
+  tlsProbe?: TlsProbe;
   targets: Record<string, HealthTarget>;
   /** Every alert goes to each of these chats (one message per incident per chat). */
   alertChatIds: readonly number[];
@@ -168,6 +179,13 @@ export async function startHealth(options: StartHealthOptions): Promise<HealthHa
     if (cfg.payoutsPausedReminderMinutes !== undefined) {
       checks.push(payoutsPaused(ctx, options.payouts, cfg.payoutsPausedReminderMinutes, t.payoutsCheckIntervalMs ?? 60_000));
     }
+    if (cfg.telegramWebhook) {
+      if (target.webhook) checks.push(webhookCheck(ctx, target.webhook, cfg.telegramWebhook, remindEveryMs, t.webhookIntervalMs));
+      else targetLog.warn("health.telegramWebhook is configured but no Bot API client was given: not checked");
+    }
+    const tlsProbe = options.tlsProbe;
+    if (tlsProbe) for (const tls of cfg.tls) checks.push(tlsCheck(ctx, tlsProbe, tls, remindEveryMs, t.tlsIntervalMs));
+    else if (cfg.tls.length > 0) targetLog.warn("health.tls is configured but no TLS probe was given: not checked");
   }
   const scheduler = new CheckScheduler(checks, submit, clock, log.child({ module: "health-checks" }));
 

@@ -129,3 +129,49 @@ export interface PayoutsPause {
 export interface PayoutsStates {
   get(target: string): Promise<PayoutsPause | null>;
 }
+
+/** What Telegram reports about the app's own bot's webhook (getWebhookInfo), in our units. */
+export interface WebhookStatus {
+  /** "" when no webhook is set. */
+  url: string;
+  pendingUpdateCount: number;
+  /** Unix seconds of the most recent delivery error, as Telegram reports it; null when none. */
+  lastErrorDate: number | null;
+  lastErrorMessage: string | null;
+}
+
+/**
+ * `refused`: Telegram answered and refused the token (401/404: revoked or wrong); `unreachable`:
+ * no usable answer (network, 5xx, 429), which says nothing about the app's webhook.
+ */
+export type WebhookLookup =
+  | { status: "ok"; info: WebhookStatus }
+  | { status: "refused"; error: string }
+  | { status: "unreachable"; error: string };
+
+/**
+ * getWebhookInfo for one app bot, against opsgram's own Bot API root. The token is bound in by
+ * app.ts (infra/telegram/webhook-info.ts), so health/ never holds it.
+ */
+export interface WebhookInfoSource {
+  lookup(): Promise<WebhookLookup>;
+}
+
+/** A certificate as read from a TLS handshake made by the bot. */
+export interface TlsCertificateReport {
+  validFrom: Date;
+  validTo: Date;
+  /** Names the certificate is for (subject CN and DNS/IP alt names), for the mismatch message. */
+  names: string[];
+  /** Why the chain does not verify against the trusted roots (OpenSSL code, e.g. SELF_SIGNED_CERT_IN_CHAIN); null when it does. */
+  chainError: string | null;
+  /** Why the certificate is not valid for the host checked; null when it is. */
+  nameError: string | null;
+}
+
+export type TlsProbeResult = { status: "ok"; certificate: TlsCertificateReport } | { status: "failed"; error: string };
+
+/** Connects to host:port, completes a handshake without trusting it, and reports the certificate. */
+export interface TlsProbe {
+  probe(host: string, port: number, timeoutMs: number): Promise<TlsProbeResult>;
+}

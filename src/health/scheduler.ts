@@ -1,6 +1,6 @@
 import type { Logger } from "../infra/logger.js";
 import type { Clock } from "../shared/ports.js";
-import type { PolledCheck } from "./checks.js";
+import type { CheckOutcome, PolledCheck, SignalOutcome } from "./checks.js";
 import type { Signal } from "./types.js";
 
 /**
@@ -29,19 +29,22 @@ export class CheckScheduler {
 
   /** Runs one check once and reports it (also used by tests). */
   async runOnce(check: PolledCheck): Promise<void> {
-    let outcome;
+    let result;
     try {
-      outcome = await check.run();
+      result = await check.run(this.abort.signal);
     } catch (err) {
       this.log.warn({ err, key: check.key }, "health check threw; counted as unknown");
       return;
     }
     if (this.abort.signal.aborted) return;
     const at = this.clock.now();
-    const base = { key: check.key, at, policy: check.policy, ...(check.signal ? { signal: check.signal } : {}), ...(check.viaTarget ? { viaTarget: true } : {}) };
-    if (outcome.status === "ok") await this.submit({ ...base, ok: true });
-    else if (outcome.status === "failed") await this.submit({ ...base, ok: false, error: outcome.error });
-    else this.log.debug({ key: check.key, reason: outcome.reason }, "health check could not look");
+    const outcomes: readonly (CheckOutcome & { signal?: string | undefined })[] = isOutcomeList(result) ? result : [{ ...result, signal: check.signal }];
+    for (const outcome of outcomes) {
+      const base = { key: check.key, at, policy: check.policy, ...(outcome.signal ? { signal: outcome.signal } : {}), ...(check.viaTarget ? { viaTarget: true } : {}) };
+      if (outcome.status === "ok") await this.submit({ ...base, ok: true });
+      else if (outcome.status === "failed") await this.submit({ ...base, ok: false, error: outcome.error });
+      else this.log.debug({ key: check.key, signal: outcome.signal, reason: outcome.reason }, "health check could not look");
+    }
   }
 
   private async loop(check: PolledCheck): Promise<void> {
@@ -54,4 +57,8 @@ export class CheckScheduler {
       }
     }
   }
+}
+
+function isOutcomeList(result: CheckOutcome | readonly SignalOutcome[]): result is readonly SignalOutcome[] {
+  return Array.isArray(result);
 }

@@ -6,9 +6,10 @@
 /**
  * Where a problem was seen. Matches the `incidents.source` column. `service` groups every signal
  * about one service on a target (container died, OOM, unhealthy, restart loop, an HTTP check
- * naming the service) into one incident; `http` is left for checks that name no service.
+ * naming the service) into one incident; `http` is left for checks that name no service;
+ * `telegram` is the app's own bot's webhook, `tls` one certificate (host:port).
  */
-export type HealthSource = "service" | "docker" | "http" | "disk" | "backup" | "payouts" | "reachability";
+export type HealthSource = "service" | "docker" | "http" | "disk" | "backup" | "payouts" | "reachability" | "telegram" | "tls";
 
 /** One failing thing's identity: an incident (and a mute) is keyed by target + source + subject. */
 export interface IncidentKey {

@@ -118,14 +118,17 @@ export class OperationEngine {
 
   /**
    * A press on [Confirm]. Answers fast: the work itself runs in the background (`done`).
-   * `pressedOn` is the message the button sat on: the plan's own message.
+   * `pressedOn` is the message the button sat on: only the plan's own message, in its chat, counts.
    */
-  async confirm(id: string, actor: Actor, pressedOn?: SentMessage): Promise<ButtonResult> {
+  async confirm(id: string, actor: Actor, pressedOn: SentMessage | null): Promise<ButtonResult> {
     const { repos, clock, audit } = this.deps;
     const op = await repos.operations.get(id);
     if (!op) return { status: "refused", text: "This confirmation is unknown." };
     if (op.status !== "awaiting_confirmation") return { status: "refused", text: explain(op) };
-    if (this.deps.config.fourEyes.includes(op.kind) && op.requestedBy === actor.userId) {
+    const unbound = await this.refuseUnbound(op, actor, pressedOn, "confirm");
+    if (unbound || !pressedOn) return unbound ?? UNBOUND;
+    const fourEyes = this.deps.config.fourEyes.includes(op.kind);
+    if (fourEyes && op.requestedBy === actor.userId) {
       await audit.append(auditFor(op, actor, "denied", { reason: "four eyes: the requester may not confirm" }));
       return { status: "refused", text: "Four eyes: someone other than the requester must confirm." };
     }
@@ -137,13 +140,13 @@ export class OperationEngine {
     const plan = op.plan as StoredPlan;
     const started = await this.launcher.start(op, plan.lockReason, async () => {
       // Claimed inside the hold on the target: of two presses, one claims and one finds it taken.
-      const won = await repos.operations.claim(id, { userId: actor.userId, now, excludeRequester: this.deps.config.fourEyes.includes(op.kind) });
-      if (!won) {
+      // The UPDATE also binds the press to the plan's chat and message, and (four eyes) to another person.
+      const claimed = await repos.operations.claim(id, { userId: actor.userId, now, excludeRequester: fourEyes, on: pressedOn });
+      if (!claimed) {
         const current = await repos.operations.get(id);
         const refused: ButtonResult = { status: "refused", text: current ? explain(current) : "This confirmation is unknown." };
         return { run: null, answer: refused };
       }
-      const claimed = await this.withMessage(won, pressedOn);
       try {
         await audit.append(auditFor(claimed, actor, "confirmed", null));
       } catch (err) {
@@ -161,9 +164,15 @@ export class OperationEngine {
     return { status: "confirmed", operationId: id, text: `Confirmed — ${plan.title} is running.`, done: started.done };
   }
 
-  /** A press on [Cancel]: only a plan still waiting can be cancelled. */
-  async cancel(id: string, actor: Actor, pressedOn?: SentMessage): Promise<ButtonResult> {
+  /** A press on [Cancel]: only a plan still waiting can be cancelled, and only on its own message. */
+  async cancel(id: string, actor: Actor, pressedOn: SentMessage | null): Promise<ButtonResult> {
     const { repos, clock, audit, reporter } = this.deps;
+    const waiting = await repos.operations.get(id);
+    if (!waiting) return { status: "refused", text: "This confirmation is unknown." };
+    if (waiting.status === "awaiting_confirmation") {
+      const unbound = await this.refuseUnbound(waiting, actor, pressedOn, "cancel");
+      if (unbound) return unbound;
+    }
     const cancelled = await repos.operations.transition(id, ["awaiting_confirmation"], "cancelled", { finishedAt: clock.now() });
     if (!cancelled) {
       const current = await repos.operations.get(id);
@@ -176,10 +185,22 @@ export class OperationEngine {
   }
 
   /**
-   * A press can overtake the write that records where the plan was posted (the button is live as
-   * soon as Telegram has the message). The press names that message, so the run still edits it.
+   * Buttons are bound to the message that carries the plan, in its chat: `/audit` shows operation
+   * ids in every admin chat, so a modified client could otherwise press chat A's Confirm from chat B.
+   * Returns the refusal (audited) for a press anywhere else, or null.
    */
-  private async withMessage(op: OperationRecord, pressedOn: SentMessage | undefined): Promise<OperationRecord> {
+  private async refuseUnbound(op: OperationRecord, actor: Actor, pressedOn: SentMessage | null, press: "confirm" | "cancel"): Promise<ButtonResult | null> {
+    if (pressedOn && op.chatId === pressedOn.chatId && (op.messageId === null || op.messageId === pressedOn.messageId)) return null;
+    const where = pressedOn ? { chatId: pressedOn.chatId, messageId: pressedOn.messageId } : null;
+    await this.deps.audit.append(auditFor(op, actor, "denied", { reason: "button not on its plan message", press, pressedOn: where }));
+    return UNBOUND;
+  }
+
+  /**
+   * A cancel can overtake the write that records where the plan was posted (the button is live as
+   * soon as Telegram has the message). The press names that message, so the edit still finds it.
+   */
+  private async withMessage(op: OperationRecord, pressedOn: SentMessage | null): Promise<OperationRecord> {
     if (op.messageId !== null || !pressedOn || op.chatId !== pressedOn.chatId) return op;
     await this.deps.repos.operations.setMessage(op.id, pressedOn.chatId, pressedOn.messageId);
     return { ...op, messageId: pressedOn.messageId };
@@ -231,6 +252,8 @@ export class OperationEngine {
     return { status: "started", operationId: op.id, title: plan.title, done: started.done };
   }
 }
+
+const UNBOUND: ButtonResult = { status: "refused", text: "This button does not belong to this message. Nothing ran." };
 
 /** Audit "who" fields for an actor. */
 export function who(actor: Actor) {

@@ -2,6 +2,7 @@ import { formatDuration } from "../shared/format.js";
 import type { GitHead } from "../commands/git.js";
 import type { RichText } from "../shared/rich-text.js";
 import { backupStep } from "./backup.js";
+import { describeCheck } from "./health-step.js";
 import { defineOperation, type PlanOutcome, type RunContext, type RunOutcome, type TargetHandle } from "./context.js";
 import { RefNotFoundError, TargetUnavailableError } from "./errors.js";
 import { commitsBetween, fetchRemote, readHead, resolveRef, type CommitList } from "./git-state.js";
@@ -52,11 +53,12 @@ function describeSteps(target: TargetHandle): string[] {
   return [
     ...(d.backupFirst && target.config.backup ? ["backup"] : []),
     "checkout",
-    "build",
+    d.services ? `build ${d.services.join(" ")}` : "build",
     ...d.steps.map((s) => s.name),
-    "up -d",
+    d.services ? `up -d ${d.services.join(" ")}` : "up -d",
+    ...d.verify.map((s) => `verify ${s.name}`),
     d.healthcheck.length > 0
-      ? `health (${d.healthcheck.map((c) => `${c.url} → ${c.expectStatus}`).join(", ")}, ≤ ${formatDuration(Math.max(...d.healthcheck.map((c) => c.timeoutSeconds)) * 1000)})`
+      ? `health (${d.healthcheck.map(describeCheck).join(", ")}, ≤ ${formatDuration(Math.max(...d.healthcheck.map((c) => c.timeoutSeconds)) * 1000)})`
       : "health (containers running/healthy)",
   ];
 }

@@ -1,4 +1,4 @@
-import { httpProbeArgv, lastHttpStatus } from "../commands/http-probe.js";
+import { httpProbeArgv, judgeHttpResponse, lastHttpStatus, wantsBody, type HttpExpectation } from "../commands/http-probe.js";
 import { isHealthy, unhealthyWord } from "../shared/containers.js";
 import type { Clock, ContainerSummary, DockerApi, RemoteShell } from "../shared/ports.js";
 
@@ -60,27 +60,46 @@ export async function waitUntilHealthy(probe: Probe, options: GateOptions): Prom
   }
 }
 
+/** A gate check: what to expect, and the headers to send (values resolved from opsgram's env). */
+export type HttpCheck = HttpExpectation & { headers?: Readonly<Record<string, string>> | undefined };
+
+/** Largest body judged; a health endpoint's answer is small. */
+const MAX_BODY_BYTES = 65_536;
+
+function asCheck(expect: number | HttpCheck): HttpCheck {
+  return typeof expect === "number" ? { expectStatus: expect } : expect;
+}
+
 /**
  * Asks the target itself for the URL (the app often listens on 127.0.0.1 only) with the one HTTP
  * probe builder. The URL comes from opsgram.yml, never from chat, and travels as one quoted argument.
  */
-export function httpProbeFromTarget(shell: RemoteShell, url: string, expectStatus: number): Probe {
+export function httpProbeFromTarget(shell: RemoteShell, url: string, expect: number | HttpCheck): Probe {
+  const check = asCheck(expect);
+  const body = wantsBody(check);
   return async (timeoutMs) => {
-    const result = await shell.exec(httpProbeArgv(url, timeoutMs / 1000), { timeoutMs: timeoutMs + 2_000, maxOutputBytes: 16_384 });
+    const argv = httpProbeArgv(url, timeoutMs / 1000, { headers: check.headers ?? {}, body });
+    const result = await shell.exec(argv, { timeoutMs: timeoutMs + 2_000, maxOutputBytes: body ? MAX_BODY_BYTES + 16_384 : 16_384 });
     if (result.code === 127) return { healthy: false, detail: "wget is not installed on the target" };
-    const status = lastHttpStatus(`${result.stderr}\n${result.stdout}`);
+    // With the body on stdout, the status lines are on stderr only.
+    const status = lastHttpStatus(body ? result.stderr : `${result.stderr}\n${result.stdout}`);
     if (status === null) return { healthy: false, detail: `no HTTP answer (wget exit ${result.code ?? "killed"})` };
-    return { healthy: status === expectStatus, detail: `HTTP ${status}` };
+    return judgeHttpResponse(check, status, body ? result.stdout : "");
   };
 }
 
 /** Asks from the bot's own host (for URLs the bot can reach: a public health endpoint). */
-export function httpProbeFromBot(fetchFn: typeof fetch, url: string, expectStatus: number): Probe {
+export function httpProbeFromBot(fetchFn: typeof fetch, url: string, expect: number | HttpCheck): Probe {
+  const check = asCheck(expect);
   return async (timeoutMs) => {
     try {
-      const response = await fetchFn(url, { signal: AbortSignal.timeout(timeoutMs), redirect: "manual" });
-      await response.body?.cancel();
-      return { healthy: response.status === expectStatus, detail: `HTTP ${response.status}` };
+      const response = await fetchFn(url, { signal: AbortSignal.timeout(timeoutMs), redirect: "manual", headers: { ...(check.headers ?? {}) } });
+      if (!wantsBody(check)) {
+        await response.body?.cancel();
+        return judgeHttpResponse(check, response.status, "");
+      }
+      const text = (await response.text()).slice(0, MAX_BODY_BYTES);
+      return judgeHttpResponse(check, response.status, text);
     } catch (err) {
       return { healthy: false, detail: `no HTTP answer (${err instanceof Error ? err.message : String(err)})` };
     }

@@ -20,13 +20,13 @@ export async function healthGateStep(ctx: RunContext, io: StepIO, label: string)
   // Every configured check must pass in the same look; none configured: the containers' own state.
   const probes: Probe[] = checks.map((check) =>
     check.from === "bot"
-      ? httpProbeFromBot(deps.fetch ?? fetch, check.url, check.expectStatus)
-      : httpProbeFromTarget(target.ports.shell, check.url, check.expectStatus),
+      ? httpProbeFromBot(deps.fetch ?? fetch, check.url, check)
+      : httpProbeFromTarget(target.ports.shell, check.url, check),
   );
   const probe: Probe = probes.length === 0 ? containersProbe(target.ports.docker, composeProjectName(target.config)) : allOf(probes);
   const timeoutMs = checks.length > 0 ? Math.max(...checks.map((c) => c.timeoutSeconds)) * 1000 : DEFAULT_GATE_TIMEOUT_MS;
   const intervalMs = checks.length > 0 ? Math.min(...checks.map((c) => c.intervalSeconds)) * 1000 : DEFAULT_GATE_INTERVAL_MS;
-  const what = checks.length > 0 ? checks.map((c) => `${c.url} → ${c.expectStatus}`).join(", ") : "containers running and healthy";
+  const what = checks.length > 0 ? checks.map(describeCheck).join(", ") : "containers running and healthy";
   const from = checks.length > 0 ? [...new Set(checks.map((c) => c.from))].join("+") : "docker";
   io.note(`health gate: ${what} (from ${from}), up to ${formatDuration(timeoutMs)}`);
   const result = await waitUntilHealthy(probe, {
@@ -46,6 +46,12 @@ export async function healthGateStep(ctx: RunContext, io: StepIO, label: string)
   }
   io.note(`healthy after ${formatDuration(result.elapsedMs)}: ${result.detail}`);
   return `healthy in ${formatDuration(result.elapsedMs)}`;
+}
+
+/** "http://…/health → 200 with "status":"UP"": never the header values (secrets). */
+export function describeCheck(c: { url: string; expectStatus: number; expectBodyContains?: string | undefined; expectBodyMatches?: string | undefined }): string {
+  const body = c.expectBodyContains !== undefined ? ` containing ${JSON.stringify(c.expectBodyContains)}` : c.expectBodyMatches !== undefined ? ` matching /${c.expectBodyMatches}/` : "";
+  return `${c.url} → ${c.expectStatus}${body}`;
 }
 
 /** Healthy when every probe is, asked in parallel; the detail names each one that is not. */

@@ -12,7 +12,9 @@ import { TargetLocks } from "./lock.js";
 import type { OperationKind } from "./model.js";
 import { pausePayoutsDefinition, resumePayoutsDefinition } from "./payouts.js";
 import { recoverInterrupted, type RecoveredOperation } from "./recovery.js";
+import { restartDefinition } from "./restart.js";
 import { rollbackDefinition } from "./rollback.js";
+import { runDefinition } from "./run-command.js";
 import { scaleDefinition } from "./scale.js";
 import { OperationsService } from "./service.js";
 import { StatusService } from "./status.js";
@@ -69,6 +71,8 @@ const DEFINITIONS: Record<OperationKind, OperationDefinition> = {
   backup: backupDefinition,
   pause_payouts: pausePayoutsDefinition,
   resume_payouts: resumePayoutsDefinition,
+  restart: restartDefinition,
+  run: runDefinition,
 };
 
 /** Builds the operations layer from its ports. Nothing runs until `start()`. */

@@ -5,7 +5,7 @@
  * The status and kind lists are the source of infra/db/schema's CHECK constraints.
  */
 
-export const OPERATION_KINDS = ["deploy", "rollback", "scale", "backup", "pause_payouts", "resume_payouts"] as const;
+export const OPERATION_KINDS = ["deploy", "rollback", "scale", "backup", "pause_payouts", "resume_payouts", "restart", "run"] as const;
 export type OperationKind = (typeof OPERATION_KINDS)[number];
 
 /**
@@ -90,6 +90,11 @@ export interface ClaimRequest {
   now: Date;
   /** Four eyes: the presser must not be the requester. */
   excludeRequester: boolean;
+  /**
+   * The message the button sat on. Only a press on the plan's own message, in its chat, claims; a
+   * plan whose message id is not recorded yet (the press overtook that write) is bound to it here.
+   */
+  on: { chatId: number; messageId: number };
 }
 
 export interface OperationsRepo {
@@ -218,6 +223,22 @@ export interface PayoutsRepo {
   set(state: PayoutsState): Promise<void>;
 }
 
+/** One desired replica count, as /scale recorded it. */
+export interface ReplicaRecord {
+  target: string;
+  service: string;
+  replicas: number;
+  byUserId: number | null;
+  operationId: string | null;
+  at: Date;
+}
+
+export interface ReplicasRepo {
+  /** service → desired replicas, for the services /scale ever set on `target`. */
+  forTarget(target: string): Promise<Record<string, number>>;
+  set(records: readonly ReplicaRecord[]): Promise<void>;
+}
+
 /** Everything operations store, in one bag for wiring. */
 export interface OperationRepositories {
   operations: OperationsRepo;
@@ -225,6 +246,7 @@ export interface OperationRepositories {
   deployments: DeploymentsRepo;
   backups: BackupsRepo;
   payouts: PayoutsRepo;
+  replicas: ReplicasRepo;
 }
 
 /** The minimal logger operations use (pino's Logger satisfies it). */

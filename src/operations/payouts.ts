@@ -11,7 +11,7 @@ export interface PayoutsPlanData {
   pause: boolean;
   reason: string | null;
   /** The switch as opsgram last recorded it (`since` as ISO text: plans round-trip JSON). */
-  current: { paused: boolean; byName: string | null; reason: string | null; since: string } | null;
+  current: { paused: boolean; byUserId?: number | null; byName: string | null; reason: string | null; since: string } | null;
   plannedAt: string;
 }
 
@@ -31,7 +31,7 @@ export function planPayouts(target: TargetHandle, pause: boolean, reason: string
       data: {
         pause,
         reason,
-        current: current ? { paused: current.paused, byName: current.byName, reason: current.reason, since: current.since.toISOString() } : null,
+        current: current ? { paused: current.paused, byUserId: current.byUserId, byName: current.byName, reason: current.reason, since: current.since.toISOString() } : null,
         plannedAt: now.toISOString(),
       },
     },

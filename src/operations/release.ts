@@ -40,10 +40,25 @@ export class PassFailedError extends Error {
   }
 }
 
-/** The steps that put `sha` live; operator steps (migrations …) only when asked (a deploy's forward pass). */
+/**
+ * The replica counts /scale recorded for `services` (all configured services when absent), for
+ * the `--scale` flags of an `up`: compose would otherwise reset them to the file's count.
+ */
+export async function recordedScale(ctx: Pick<RunContext, "deps" | "target">, services?: readonly string[]): Promise<Record<string, number>> {
+  const recorded = await ctx.deps.repos.replicas.forTarget(ctx.target.name);
+  const wanted = services ?? Object.keys(ctx.target.config.services);
+  return Object.fromEntries(Object.entries(recorded).filter(([service]) => wanted.includes(service) && Object.hasOwn(ctx.target.config.services, service)));
+}
+
+/**
+ * The steps that put `sha` live; operator steps (migrations …) only when asked (a deploy's forward
+ * pass). With `deploy.services` only those are built and recreated (`up -d --no-deps a b`); verify
+ * steps run after `up` and before the gate in forward passes (a failure there is an unhealthy deploy).
+ */
 export function releasePass(ctx: RunContext, kind: PassKind, sha: string, options: { operatorSteps: boolean }): ReleaseStep[] {
   const { config } = ctx.target;
   const spec = composeSpec(config);
+  const services = config.deploy.services;
   const mark = kind === "rollback" ? "↩ " : "";
   const step = (name: string, touchesContainers: boolean, run: ReleaseStep["run"], id = name): ReleaseStep => ({
     id: kind === "rollback" ? `rollback-${id}` : id,
@@ -52,13 +67,14 @@ export function releasePass(ctx: RunContext, kind: PassKind, sha: string, option
     run,
   });
   const operatorSteps = options.operatorSteps ? config.deploy.steps : [];
+  const verifySteps = kind === "forward" ? config.deploy.verify : [];
   return [
     step("checkout", false, async (io) => {
       await io.exec(gitCheckoutDetached(sha), { timeoutMs: GIT_TIMEOUT_MS });
       return `${mark}checkout ${short(sha)}`;
     }),
     step("build", false, async (io) => {
-      await io.exec(composeBuild(spec), { timeoutMs: config.deploy.buildTimeoutSeconds * 1000 });
+      await io.exec(composeBuild(spec, services ?? []), { timeoutMs: config.deploy.buildTimeoutSeconds * 1000 });
       return `${mark}built`;
     }),
     ...operatorSteps.map((s) =>
@@ -68,9 +84,16 @@ export function releasePass(ctx: RunContext, kind: PassKind, sha: string, option
       }, `step-${s.name}`),
     ),
     step("up", true, async (io) => {
-      await io.exec(composeUp(spec), { timeoutMs: UP_TIMEOUT_MS });
+      const scale = await recordedScale(ctx, services);
+      await io.exec(composeUp(spec, { scale, ...(services ? { services, noDeps: true } : {}) }), { timeoutMs: UP_TIMEOUT_MS });
       return undefined;
     }),
+    ...verifySteps.map((s) =>
+      step(`verify ${s.name}`, true, async (io) => {
+        await io.execTrusted(s.run, `deploy.verify.${s.name}`, { timeoutMs: s.timeoutSeconds * 1000 });
+        return undefined;
+      }, `verify-${s.name}`),
+    ),
     step("health", true, async (io) => `${mark}${await healthGateStep(ctx, io, `${mark}health`)}`),
   ];
 }

@@ -8,6 +8,8 @@ export interface RunOutcome {
   status: "succeeded" | "rolled_back" | "failed";
   summary: RichText;
   result?: Record<string, unknown>;
+  /** What the operation printed for the person who asked (`/run`), already masked: in the message, or as a file when long. */
+  output?: { filename: string; text: string };
 }
 
 /** Where the operation stands while it runs: the steps and a live note ("health: HTTP 502, attempt 4"). */

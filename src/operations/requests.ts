@@ -23,20 +23,35 @@ export interface RollbackRequest extends TargetRequest {
 }
 
 export interface ScaleRequest extends TargetRequest {
+  /** `/scale worker 3` is one change, `/scale api=2 worker=3` two. Counts as typed: validated as ASCII digits within each service's [min, max]. */
+  changes: { service: string; replicas: string }[];
+}
+
+export interface RestartRequest extends TargetRequest {
   service: string;
-  /** The count as typed: validated as ASCII digits within the service's [min, max]. */
-  replicas: string;
+}
+
+export interface RunRequest extends TargetRequest {
+  /** Null: list the target's commands. */
+  name: string | null;
+  /** The argument values as typed, in the order of the command's declared args. */
+  args: string[];
+}
+
+export interface LogsRequest extends TargetRequest {
+  /** One or several services (`api,worker`). */
+  services: string[];
+  /** The line count as typed, or undefined for the default. */
+  lines: string | undefined;
+  /** `since=15m` as typed (without `since=`). */
+  since?: string | undefined;
+  /** `grep=<regex>` as typed (without `grep=`). */
+  grep?: string | undefined;
 }
 
 export interface ReasonRequest extends TargetRequest {
   /** Free text, already cleaned of control characters and bounded; null when none was given. */
   reason: string | null;
-}
-
-export interface LogsRequest extends TargetRequest {
-  service: string;
-  /** The line count as typed, or undefined for the default. */
-  lines: string | undefined;
 }
 
 /** Nothing will happen; `reason` is plain text for the person who asked (already audited). */

@@ -1,4 +1,5 @@
 import { defineOperation, type OperationsDeps, type PlanOutcome, type TargetHandle } from "./context.js";
+import { personName } from "../shared/format.js";
 import { commitsBetween, fetchRemote, readHead, resolveCommit, type CommitList } from "./git-state.js";
 import { code, releasePass, restoreCheckout, runRelease, short } from "./release.js";
 import type { RollbackTarget } from "./requests.js";
@@ -35,7 +36,7 @@ export async function planRollback(target: TargetHandle, deps: OperationsDeps, t
     }
     sha = last.previousSha;
     label = `undo #${last.id}`;
-    because = `undoes deployment #${last.id} (${last.kind} ${last.ref ?? ""} → ${short(last.sha ?? "")} by ${last.requestedByName ? `@${last.requestedByName}` : "?"})`;
+    because = `undoes deployment #${last.id} (${last.kind} ${last.ref ?? ""} → ${short(last.sha ?? "")} by ${personName({ userId: last.requestedBy, username: last.requestedByName })})`;
   } else if (to.kind === "deployment") {
     const d = await deps.repos.deployments.get(to.id);
     if (!d || d.target !== target.name || !d.sha) return { status: "refused", reason: `There is no deployment #${to.id} on ${target.name}.` };

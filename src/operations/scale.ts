@@ -10,46 +10,75 @@ import type { DockerApi } from "../shared/ports.js";
 export const SCALE_VERIFY_TIMEOUT_MS = 120_000;
 const SCALE_TIMEOUT_MS = 600_000;
 
-export interface ScalePlanData {
+/** One service's change in a /scale plan. */
+export interface ScaleChange {
   service: string;
   replicas: number;
   /** Running when planned; null when Docker could not be asked. */
   before: number | null;
   bounds: { min: number; max: number } | null;
+}
+
+export interface ScalePlanData {
+  /** The first change (kept for plans stored before /scale took several services). */
+  service: string;
+  replicas: number;
+  before: number | null;
+  bounds: { min: number; max: number } | null;
+  /** Every service scaled, in the order typed; absent in plans stored before several were allowed. */
+  changes?: ScaleChange[];
   verifyTimeoutMs: number;
 }
 
+/** The changes of a plan, whatever its age. */
+export function scaleChanges(d: ScalePlanData): ScaleChange[] {
+  return d.changes ?? [{ service: d.service, replicas: d.replicas, before: d.before, bounds: d.bounds }];
+}
+
 /**
- * `/scale <service> <n>`: the service and n were validated against the config bounds before this
- * runs; the plan shows current → wanted.
+ * `/scale <service> <n>` or `/scale api=2 worker=3`: services and counts were validated against
+ * the config bounds before this runs; the plan shows current → wanted for each.
  */
-export async function planScale(target: TargetHandle, service: string, replicas: number): Promise<PlanOutcome<ScalePlanData>> {
-  const bounds = target.config.services[service];
-  let before: number | null = null;
+export async function planScale(target: TargetHandle, wanted: readonly { service: string; replicas: number }[]): Promise<PlanOutcome<ScalePlanData>> {
+  let running: Map<string, number> | null = null;
   try {
     const containers = await target.ports.docker.listContainers(composeProjectName(target.config));
-    before = containers.filter((c) => c.service === service && c.state === "running").length;
+    running = new Map();
+    for (const c of containers) if (c.state === "running") running.set(c.service, (running.get(c.service) ?? 0) + 1);
   } catch {
-    before = null;
+    running = null;
   }
+  const changes = wanted.map(({ service, replicas }) => {
+    const bounds = target.config.services[service];
+    return { service, replicas, before: running ? (running.get(service) ?? 0) : null, bounds: bounds ? { min: bounds.min, max: bounds.max } : null };
+  });
+  const first = changes[0]!;
+  const words = changes.map((c) => `${c.service} to ${c.replicas}`).join(", ");
   return {
     status: "planned",
     plan: {
-      title: `📈 Scale ${service} on ${target.name} to ${replicas}`,
-      lockReason: `scale ${service} to ${replicas}`,
-      data: { service, replicas, before, bounds: bounds ? { min: bounds.min, max: bounds.max } : null, verifyTimeoutMs: SCALE_VERIFY_TIMEOUT_MS },
+      title: changes.length === 1 ? `📈 Scale ${first.service} on ${target.name} to ${first.replicas}` : `📈 Scale ${changes.map((c) => `${c.service}=${c.replicas}`).join(" ")} on ${target.name}`,
+      lockReason: `scale ${words}`,
+      data: { ...first, changes, verifyTimeoutMs: SCALE_VERIFY_TIMEOUT_MS },
     },
   };
 }
 
 /** Exactly `replicas` containers of `service` exist, all running, and healthy where they have a healthcheck. */
-export function replicasProbe(docker: DockerApi, project: string, service: string, replicas: number): Probe {
+export function replicasProbe(docker: DockerApi, project: string, service: string | Readonly<Record<string, number>>, replicas?: number): Probe {
+  const wanted = typeof service === "string" ? { [service]: replicas ?? 0 } : service;
   return async () => {
-    const mine = (await docker.listContainers(project)).filter((c) => c.service === service);
-    const bad = mine.filter((c) => !isHealthy(c));
-    const good = mine.length - bad.length;
-    const detail = `${service} ${good}/${replicas} running${bad.length > 0 ? `, ${bad.length} other (${bad.map(unhealthyWord).join(", ")})` : ""}`;
-    return { healthy: good === replicas && mine.length === replicas, detail };
+    const all = await docker.listContainers(project);
+    let healthy = true;
+    const details: string[] = [];
+    for (const [name, count] of Object.entries(wanted)) {
+      const mine = all.filter((c) => c.service === name);
+      const bad = mine.filter((c) => !isHealthy(c));
+      const good = mine.length - bad.length;
+      if (good !== count || mine.length !== count) healthy = false;
+      details.push(`${name} ${good}/${count} running${bad.length > 0 ? `, ${bad.length} other (${bad.map(unhealthyWord).join(", ")})` : ""}`);
+    }
+    return { healthy, detail: details.join(" · ") };
   };
 }
 
@@ -58,16 +87,22 @@ export const scaleDefinition = defineOperation<ScalePlanData>({
   usesLock: true,
   changesContainers: true,
   async execute(ctx) {
-    const { service, replicas } = ctx.plan.data;
+    const changes = scaleChanges(ctx.plan.data);
+    const counts = Object.fromEntries(changes.map((c) => [c.service, c.replicas]));
+    const words = changes.map((c) => `${c.service}=${c.replicas}`).join(" ");
     const cfg = ctx.target.config;
     ctx.steps.declare([
-      { id: "scale", title: `scale ${service}=${replicas}` },
+      { id: "scale", title: `scale ${words}` },
       { id: "verify", title: "verify" },
     ]);
-    await ctx.steps.run("scale", `scale ${service}=${replicas}`, async (io) => {
-      await io.exec(composeScale(composeSpec(cfg), service, replicas), { timeoutMs: SCALE_TIMEOUT_MS });
+    await ctx.steps.run("scale", `scale ${words}`, async (io) => {
+      await io.exec(composeScale(composeSpec(cfg), counts), { timeoutMs: SCALE_TIMEOUT_MS });
     });
-    const probe = replicasProbe(ctx.target.ports.docker, composeProjectName(cfg), service, replicas);
+    // Recorded once compose has acted, so the next deploy's `up` keeps these counts even when
+    // verification below fails (the containers exist either way).
+    const { repos, clock } = ctx.deps;
+    await repos.replicas.set(changes.map((c) => ({ target: ctx.target.name, service: c.service, replicas: c.replicas, byUserId: ctx.confirmedBy.userId, operationId: ctx.op.id, at: clock.now() })));
+    const probe = replicasProbe(ctx.target.ports.docker, composeProjectName(cfg), counts);
     const detail = await ctx.steps.run<string>("verify", "verify", async (io) => {
       const result = await waitUntilHealthy(probe, {
         timeoutMs: SCALE_VERIFY_TIMEOUT_MS,
@@ -80,9 +115,11 @@ export const scaleDefinition = defineOperation<ScalePlanData>({
         },
       });
       ctx.note(null);
-      if (result.status === "unhealthy") throw new StepFailedError(`not ${replicas} running after ${formatDuration(result.elapsedMs)}: ${result.detail}`, io.output);
-      return { summary: `${replicas}/${replicas} running`, value: result.detail };
+      if (result.status === "unhealthy") throw new StepFailedError(`not ${changes.length === 1 ? changes[0]!.replicas : "all"} running after ${formatDuration(result.elapsedMs)}: ${result.detail}`, io.output);
+      const summary = changes.map((c) => `${c.service} ${c.replicas}/${c.replicas}`).join(" · ");
+      return { summary: `${summary} running`, value: result.detail };
     });
-    return { status: "succeeded", summary: [detail], result: { service, replicas } };
+    const first = changes[0]!;
+    return { status: "succeeded", summary: [detail], result: { service: first.service, replicas: first.replicas, changes: counts } };
   },
 });

@@ -6,15 +6,28 @@ import { planDeploy } from "./deploy.js";
 import type { LockRecord, OperationKind } from "./model.js";
 import { planPayouts } from "./payouts.js";
 import type { Actor, SentMessage } from "../shared/ports.js";
-import type { BackupsReply, Busy, DeployRequest, LockReply, ReasonRequest, RollbackRequest, ScaleRequest, TargetRequest, UnlockReply } from "./requests.js";
+import type { BackupsReply, Busy, DeployRequest, LockReply, ReasonRequest, RestartRequest, RollbackRequest, RunRequest, ScaleRequest, TargetRequest, UnlockReply } from "./requests.js";
 import { planRollback } from "./rollback.js";
+import { planRestart } from "./restart.js";
+import { checkRun, listCommands, planRun, runChecked, type CommandListing, type RunOutput } from "./run-command.js";
 import { planScale } from "./scale.js";
 import { lookupTarget } from "./targets.js";
+import { redactText } from "../shared/redact.js";
 
 /** Chat input as stored in the audit log: bounded, so a 10,000-character payload does not bloat it. */
 export function clipWords(words: readonly string[]): string[] {
   return words.slice(0, 10).map((w) => (w.length > 200 ? `${w.slice(0, 200)}…(${w.length} chars)` : w));
 }
+
+/**
+ * What `/run` answers: the list (asked for, or after an unknown name), the output of a read-only
+ * command, a plan to confirm (RequestResult), or a refusal.
+ */
+export type RunReply =
+  | { status: "commands"; target: string; commands: CommandListing[]; unknown: string | null }
+  /** A read-only command was started (its request audited); `done` resolves with its output and never rejects. */
+  | { status: "output"; target: string; done: Promise<RunOutput | { error: string }> }
+  | RequestResult;
 
 /** Backups listed by /backups. */
 const BACKUPS_LISTED = 10;
@@ -58,20 +71,79 @@ export class OperationsService {
     const target = this.target(request);
     if (!target.ok) return this.refuse(actor, "scale", request, target.reason);
     const { config } = target.handle;
-    const service = validateServiceName(request.service, config.services);
-    if (!service.ok) return this.refuse(actor, "scale", request, `${service.reason} (only services listed under services: in opsgram.yml can be scaled)`, request.target);
-    const bounds = config.services[service.value]!;
-    const count = validateCount(request.replicas, bounds.min, bounds.max);
-    if (!count.ok) return this.refuse(actor, "scale", request, `${service.value}: ${count.reason}`, request.target);
-    const args = { service: service.value, replicas: count.value };
-    return this.engine.request(actor, "scale", target.handle, args, () => planScale(target.handle, service.value, count.value), { confirm: true });
+    const wanted: { service: string; replicas: number }[] = [];
+    for (const change of request.changes) {
+      const service = validateServiceName(change.service, config.services);
+      if (!service.ok) return this.refuse(actor, "scale", request, `${service.reason} (only services listed under services: in opsgram.yml can be scaled)`, request.target);
+      if (wanted.some((w) => w.service === service.value)) return this.refuse(actor, "scale", request, `${service.value} is named twice`, request.target);
+      const bounds = config.services[service.value]!;
+      const count = validateCount(change.replicas, bounds.min, bounds.max);
+      if (!count.ok) return this.refuse(actor, "scale", request, `${service.value}: ${count.reason}`, request.target);
+      wanted.push({ service: service.value, replicas: count.value });
+    }
+    if (wanted.length === 0) return this.refuse(actor, "scale", request, "Usage: /scale <service> <replicas> or /scale api=2 worker=3 [target]", request.target);
+    const first = wanted[0]!;
+    const args = wanted.length === 1 ? { service: first.service, replicas: first.replicas } : { changes: Object.fromEntries(wanted.map((w) => [w.service, w.replicas])) };
+    return this.engine.request(actor, "scale", target.handle, args, () => planScale(target.handle, wanted), { confirm: true });
   }
 
-  /** `/backup [target]`: no confirmation (it changes nothing), but it takes the lock. */
+  /** `/restart <service> [target]`: a configured service, restarted in place under the lock. */
+  async requestRestart(actor: Actor, request: RestartRequest): Promise<RequestResult> {
+    const target = this.target(request);
+    if (!target.ok) return this.refuse(actor, "restart", request, target.reason);
+    const service = validateServiceName(request.service, target.handle.config.services);
+    if (!service.ok) return this.refuse(actor, "restart", request, `${service.reason} (only services listed under services: in opsgram.yml can be restarted)`, request.target);
+    return this.engine.request(actor, "restart", target.handle, { service: service.value }, () => planRestart(target.handle, service.value), { confirm: true });
+  }
+
+  /**
+   * `/run [name [args…]]`: the name and every argument are checked against the config before
+   * anything else. `confirm: false` commands run at once, without the lock (they are read-only by
+   * the operator's word), with their request and result audited; the others go through plan,
+   * Confirm and the target lock like every operation.
+   */
+  async run(actor: Actor, request: RunRequest): Promise<RunReply> {
+    const target = this.target(request);
+    if (!target.ok) return this.refuse(actor, "run", request, target.reason);
+    const { commands } = target.handle.config;
+    const listing = (unknown: string | null): RunReply => ({ status: "commands", target: request.target, commands: listCommands(commands), unknown });
+    if (request.name === null) return listing(null);
+    const checked = checkRun(commands, request.name, request.args);
+    if (!checked.ok) {
+      await this.refuse(actor, "run", request, checked.reason, request.target);
+      return checked.unknown ? listing(request.name) : { status: "refused", reason: checked.reason };
+    }
+    if (checked.command.confirm) {
+      return this.engine.request(actor, "run", target.handle, { name: checked.name, args: checked.values }, async () => planRun(target.handle, checked), { confirm: true });
+    }
+    const base = { ...who(actor), action: "run", target: request.target, args: { name: checked.name, args: checked.values }, operationId: null };
+    // No audit, no action: the request is on record before the command runs.
+    await this.deps.audit.append({ ...base, outcome: "requested", detail: { confirm: false } });
+    // Runs on after the reply: a slow read-only command must not hold the chat's other commands.
+    const done = (async (): Promise<RunOutput | { error: string }> => {
+      try {
+        const run = await runChecked(target.handle, checked);
+        const ok = run.exitCode === 0 && !run.timedOut;
+        await this.deps.audit.append({ ...base, outcome: ok ? "succeeded" : "failed", detail: { exitCode: run.exitCode, timedOut: run.timedOut, durationMs: run.durationMs, outputBytes: run.output.length } });
+        return run;
+      } catch (err) {
+        const message = redactText(err instanceof Error ? err.message : String(err));
+        await this.deps.audit.append({ ...base, outcome: "failed", detail: { error: message } }).catch(() => undefined);
+        return { error: `${checked.name} could not run on ${request.target}: ${message}` };
+      }
+    })();
+    return { status: "output", target: request.target, done };
+  }
+
+  /**
+   * `/backup [target]`: no confirmation (it changes nothing), but it takes the lock — unless
+   * `fourEyes` lists backup: then it waits for someone else's Confirm like any other plan.
+   */
   async backup(actor: Actor, request: TargetRequest): Promise<RequestResult> {
     const target = this.target(request);
     if (!target.ok) return this.refuse(actor, "backup", request, target.reason);
-    return this.engine.request(actor, "backup", target.handle, {}, async () => planBackup(target.handle), { confirm: false });
+    const confirm = this.deps.config.fourEyes.includes("backup");
+    return this.engine.request(actor, "backup", target.handle, {}, async () => planBackup(target.handle), { confirm });
   }
 
   /** `/pause_payouts [target] [reason…]` */
@@ -94,13 +166,18 @@ export class OperationsService {
     return this.engine.request(actor, kind, target.handle, { reason }, async () => planPayouts(target.handle, pause, reason, current, now), { confirm: true });
   }
 
-  /** A press on [Confirm]; `pressedOn` is the message the button sat on (the plan's). */
-  async confirm(actor: Actor, operationId: string, pressedOn?: SentMessage): Promise<ButtonResult> {
+  /** A press on [Confirm]; `pressedOn` is the message the button sat on (it must be the plan's). */
+  async confirm(actor: Actor, operationId: string, pressedOn: SentMessage | null): Promise<ButtonResult> {
     return this.engine.confirm(operationId, actor, pressedOn);
   }
 
-  async cancel(actor: Actor, operationId: string, pressedOn?: SentMessage): Promise<ButtonResult> {
+  async cancel(actor: Actor, operationId: string, pressedOn: SentMessage | null): Promise<ButtonResult> {
     return this.engine.cancel(operationId, actor, pressedOn);
+  }
+
+  /** What kind of operation an id names (so the chat layer can ask for that command's role), or null. */
+  async kindOf(operationId: string): Promise<OperationKind | null> {
+    return (await this.deps.repos.operations.get(operationId))?.kind ?? null;
   }
 
   /** `/lock [target] [reason…]`: freezes mutating commands on a target. */

@@ -1,6 +1,7 @@
 import { composeProjectName } from "../commands/compose.js";
 import { redactText } from "../shared/redact.js";
-import { DEFAULT_LOG_LINES, MAX_LOG_LINES, validateLogLines, validateServiceName } from "../commands/validate.js";
+import { DEFAULT_LOG_LINES, MAX_LOG_LINES } from "../commands/validate.js";
+import { checkLogsQuery, mergeLogLines, projectOf, replicasOf, splitTimestamped, tailFor, type LogLine } from "./logs.js";
 import type { GitHead } from "../commands/git.js";
 import type { TargetConfig } from "../config/file.js";
 import type { OperationsDeps, TargetHandle } from "./context.js";
@@ -37,14 +38,21 @@ export interface TargetStatus {
   lock: Part<LockRecord | null>;
   payouts: Part<PayoutsState | null>;
   lastBackup: Part<BackupRecord | null>;
+  /** Replicas per service as /scale recorded them (optional: absent in older callers' data). */
+  desired?: Part<Record<string, number>>;
 }
 
-/** The last lines of each replica of a service (already masked). */
+/** The last lines of the replicas of one or more services, interleaved by time (already masked). */
 export interface ServiceLogs {
   target: string;
-  service: string;
+  services: string[];
   lines: number;
-  replicas: { name: string; state: string; text: Part<string> }[];
+  since: string | null;
+  grep: string | null;
+  replicas: { name: string; state: string }[];
+  entries: LogLine[];
+  /** Replicas whose log could not be read, and why. */
+  errors: { replica: string; error: string }[];
 }
 
 export type StatusReply = { status: "ok"; value: TargetStatus } | Refused;
@@ -72,36 +80,51 @@ export class StatusService {
     const { repos } = this.deps;
     const ms = Math.min(STATUS_PART_TIMEOUT_MS, STATUS_TIMEOUT_MS);
     const project = composeProjectName(target.config);
-    const [head, containers, lastDeploy, lock, payouts, lastBackup] = await Promise.all([
+    const [head, containers, lastDeploy, lock, payouts, lastBackup, desired] = await Promise.all([
       this.part(Promise.all([readHead(target), readHeadTag(target)]).then(([head, tag]) => ({ head, tag })), ms, "git"),
       this.part(target.ports.docker.listContainers(project), ms, "docker"),
       this.part(repos.deployments.latest(target.name), ms, "deployments"),
       this.part(this.locks.current(target.name), ms, "locks"),
       this.part(repos.payouts.get(target.name), ms, "payouts"),
       this.part(repos.backups.lastSucceeded(target.name), ms, "backups"),
+      this.part(repos.replicas.forTarget(target.name), ms, "replicas"),
     ]);
-    return { target: target.name, config: target.config, now: this.deps.clock.now(), head, containers, lastDeploy, lock, payouts, lastBackup };
+    return { target: target.name, config: target.config, now: this.deps.clock.now(), head, containers, lastDeploy, lock, payouts, lastBackup, desired };
   }
 
-  /** `/logs <service> [lines] [target]`: the last lines of each replica. */
+  /** `/logs <service[,service…]> [lines] [since=15m] [grep=<regex>] [target]`: lines of every replica, interleaved by time. */
   async logs(actor: Actor, request: LogsRequest): Promise<LogsReply> {
     const target = lookupTarget(this.deps, request.target);
     if (!target) return this.refusals.refuse(actor, "logs", request, `Target ${request.target} is configured but not connected.`);
-    const listed = await this.part(target.ports.docker.listContainers(composeProjectName(target.config)), STATUS_PART_TIMEOUT_MS, "docker");
+    const listed = await this.part(target.ports.docker.listContainers(projectOf(target)), STATUS_PART_TIMEOUT_MS, "docker");
     if (!listed.ok) return { status: "refused", reason: `${target.name} is unreachable: ${listed.error}` };
     const known = [...new Set([...Object.keys(target.config.services), ...listed.value.map((c) => c.service)])].sort();
-    const service = validateServiceName(request.service, known);
-    if (!service.ok) return this.refusals.refuse(actor, "logs", request, service.reason);
-    const lines = request.lines === undefined ? { ok: true as const, value: DEFAULT_LOG_LINES } : validateLogLines(request.lines, MAX_LOG_LINES);
-    if (!lines.ok) return this.refusals.refuse(actor, "logs", request, lines.reason);
-    const replicas = listed.value.filter((c) => c.service === service.value).sort((a, b) => a.number - b.number);
-    const redact = this.deps.redact ?? ((t: string) => t);
-    const read: ServiceLogs["replicas"] = [];
-    for (const c of replicas) {
-      const text = await this.part(target.ports.docker.logs(c.id, lines.value), LOGS_TIMEOUT_MS, "docker logs");
-      read.push({ name: c.name, state: c.state, text: text.ok ? { ok: true, value: redact(text.value) } : text });
-    }
-    return { status: "ok", value: { target: target.name, service: service.value, lines: lines.value, replicas: read } };
+    const checked = checkLogsQuery(known, request);
+    if (!checked.ok) return this.refusals.refuse(actor, "logs", request, checked.reason);
+    const query = checked.value;
+    const replicas = replicasOf(listed.value, query.services);
+    // No audit, no action: who read which services' logs is on record before they are read.
+    await this.deps.audit.append({
+      chatId: actor.chatId,
+      userId: actor.userId,
+      username: actor.username,
+      action: "logs",
+      target: target.name,
+      args: { services: query.services, lines: query.lines, since: request.since ?? null, grep: query.grep ? query.grep.source : null },
+      outcome: "info",
+      operationId: null,
+      detail: { replicas: replicas.map((c) => c.name) },
+    });
+    // Container logs print whatever the app prints (DB_PASSWORD=…): masked always, whatever deps say.
+    const redact = (t: string) => redactText(this.deps.redact ? this.deps.redact(t) : t);
+    const options = { timestamps: true, ...(query.sinceSeconds !== null ? { sinceSeconds: query.sinceSeconds } : {}) };
+    const read = await Promise.all(replicas.map((c) => this.part(target.ports.docker.logs(c.id, tailFor(query), options), LOGS_TIMEOUT_MS, "docker logs")));
+    const errors = replicas.flatMap((c, i) => (read[i]!.ok ? [] : [{ replica: c.name, error: (read[i] as { error: string }).error }]));
+    const lines = mergeLogLines(replicas.map((c, i) => (read[i]!.ok ? splitTimestamped(c.name, (read[i] as { value: string }).value) : [])), query).map((l) => ({ ...l, text: redact(l.text) }));
+    return {
+      status: "ok",
+      value: { target: target.name, services: query.services, lines: query.lines, since: request.since ?? null, grep: query.grep ? query.grep.source : null, replicas: replicas.map((c) => ({ name: c.name, state: c.state })), entries: lines, errors },
+    };
   }
 
   private async part<T>(promise: Promise<T>, ms: number, what: string): Promise<Part<T>> {

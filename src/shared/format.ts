@@ -39,3 +39,13 @@ export function formatBytes(bytes: number): string {
   }
   return `${value.toFixed(1)} ${units[unit]}`;
 }
+
+/**
+ * How a person is shown everywhere: `@username`, or `user <id>` when they have none — never a
+ * first name, which anyone can set to look like someone else's username. Plain text: escape it
+ * for HTML where it goes into HTML.
+ */
+export function personName(who: { userId: number | null | undefined; username: string | null | undefined }): string {
+  if (who.username) return `@${who.username}`;
+  return who.userId !== null && who.userId !== undefined ? `user ${who.userId}` : "someone";
+}

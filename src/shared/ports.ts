@@ -73,7 +73,8 @@ export interface DockerApi {
   inspect(containerId: string): Promise<ContainerSummary>;
   /** Streams container events of a project until `stop()`; reconnects with backoff when the stream drops. */
   events(project: string, onEvent: (e: DockerEvent) => void, onError?: (err: Error) => void): { stop(): void };
-  logs(containerId: string, tail: number): Promise<string>;
+  /** The last `tail` lines; `sinceSeconds` only lines newer than that; `timestamps` prefixes each with Docker's RFC 3339 time. */
+  logs(containerId: string, tail: number, options?: { sinceSeconds?: number; timestamps?: boolean }): Promise<string>;
   close(): Promise<void>;
 }
 

@@ -162,7 +162,7 @@ describe("deploy, against the sandbox VPS", () => {
     expect(plan).toContain("v2: second release");
 
     const started = Date.now();
-    const presses = await Promise.all([ops.service.confirm(bob, planned.operationId), ops.service.confirm(bob, planned.operationId)]);
+    const presses = await Promise.all([ops.service.confirm(bob, planned.operationId, planned.message), ops.service.confirm(bob, planned.operationId, planned.message)]);
     expect(presses.map((p) => p.status).sort()).toEqual(["confirmed", "refused"]);
     const confirmed = presses.find((p) => p.status === "confirmed");
     if (confirmed?.status !== "confirmed") return;
@@ -193,7 +193,7 @@ describe("deploy, against the sandbox VPS", () => {
     // Both ask for the same broken version, so whichever press wins, the outcome is the same.
     const [first, second] = await Promise.all([chatOf(ops).deploy(alice, ["broken"]), chatOf(ops).deploy(carol, ["broken"])]);
     if (first.status !== "planned" || second.status !== "planned") throw new Error(`not planned: ${JSON.stringify([first, second])}`);
-    const [a, b] = await Promise.all([chatOf(ops).press(bob, `${CONFIRM_PREFIX}${first.operationId}`), chatOf(ops).press(carol, `${CONFIRM_PREFIX}${second.operationId}`)]);
+    const [a, b] = await Promise.all([chatOf(ops).press(bob, `${CONFIRM_PREFIX}${first.operationId}`, first.message), chatOf(ops).press(carol, `${CONFIRM_PREFIX}${second.operationId}`, second.message)]);
     const [winner, loser] = a.status === "confirmed" ? [a, b] : [b, a];
     expect(winner.status).toBe("confirmed");
     expect(loser.status).toBe("refused");
@@ -216,7 +216,7 @@ describe("deploy, against the sandbox VPS", () => {
     expect(await repos.locks.get("prod")).toBeNull();
     // The other plan is still valid; withdraw it.
     const lost = winner.operationId === first.operationId ? second : first;
-    expect((await ops.service.cancel(alice, lost.operationId)).status).toBe("cancelled");
+    expect((await ops.service.cancel(alice, lost.operationId, lost.message)).status).toBe("cancelled");
   });
 
   it("an unknown ref is a clear error and no confirmation is offered", async () => {
@@ -232,7 +232,7 @@ describe("deploy, against the sandbox VPS", () => {
     const planned = await chatOf(ops).rollback(alice, []);
     if (planned.status !== "planned") throw new Error(JSON.stringify(planned));
     expect(notifier.messages[0]!.texts[0]).toContain("The database is NOT restored");
-    const pressed = await ops.service.confirm(bob, planned.operationId);
+    const pressed = await ops.service.confirm(bob, planned.operationId, planned.message);
     if (pressed.status !== "confirmed") throw new Error(JSON.stringify(pressed));
     expect((await pressed.done).status).toBe("succeeded");
     expect(head()).toBe(last!.previousSha);
@@ -248,7 +248,7 @@ describe("scale, backup, payouts, against the sandbox VPS", () => {
     for (const n of [3, 1]) {
       const planned = await chatOf(ops).scale(alice, ["worker", String(n)]);
       if (planned.status !== "planned") throw new Error(JSON.stringify(planned));
-      const pressed = await ops.service.confirm(bob, planned.operationId);
+      const pressed = await ops.service.confirm(bob, planned.operationId, planned.message);
       if (pressed.status !== "confirmed") throw new Error(JSON.stringify(pressed));
       expect((await pressed.done).status).toBe("succeeded");
       expect(await runningReplicas("worker")).toBe(n);
@@ -293,7 +293,7 @@ describe("scale, backup, payouts, against the sandbox VPS", () => {
     expect(redisGet()).toBe("");
     const pause = await chatOf(ops).pausePayouts(alice, ["chargeback", "spike"]);
     if (pause.status !== "planned") throw new Error(JSON.stringify(pause));
-    const p = await ops.service.confirm(alice, pause.operationId);
+    const p = await ops.service.confirm(alice, pause.operationId, pause.message);
     if (p.status !== "confirmed") throw new Error(JSON.stringify(p));
     expect((await p.done).status).toBe("succeeded");
     expect(redisGet()).toBe("1");
@@ -302,7 +302,7 @@ describe("scale, backup, payouts, against the sandbox VPS", () => {
 
     const resume = await chatOf(ops).resumePayouts(bob, []);
     if (resume.status !== "planned") throw new Error(JSON.stringify(resume));
-    const r = await ops.service.confirm(bob, resume.operationId);
+    const r = await ops.service.confirm(bob, resume.operationId, resume.message);
     if (r.status !== "confirmed") throw new Error(JSON.stringify(r));
     expect((await r.done).status).toBe("succeeded");
     expect(redisGet()).toBe("");
@@ -341,19 +341,19 @@ describe("approvals and recovery, against real Postgres", () => {
     clock.offsetMs = 61_000;
     expect(await ops.engine.expireDue()).toBe(1);
     expect(notifier.last(expiring.message!.messageId)).toContain("Expired");
-    expect(await ops.service.confirm(bob, expiring.operationId)).toMatchObject({ status: "refused" });
+    expect(await ops.service.confirm(bob, expiring.operationId, expiring.message)).toMatchObject({ status: "refused" });
     clock.offsetMs = 0;
 
     const cancelled = await chatOf(ops).scale(alice, ["worker", "2"]);
     if (cancelled.status !== "planned") throw new Error(JSON.stringify(cancelled));
-    expect((await ops.service.cancel(bob, cancelled.operationId)).status).toBe("cancelled");
-    expect(await ops.service.confirm(bob, cancelled.operationId)).toMatchObject({ status: "refused" });
+    expect((await ops.service.cancel(bob, cancelled.operationId, cancelled.message)).status).toBe("cancelled");
+    expect(await ops.service.confirm(bob, cancelled.operationId, cancelled.message)).toMatchObject({ status: "refused" });
 
     const own = await chatOf(ops).scale(alice, ["worker", "2"]);
     if (own.status !== "planned") throw new Error(JSON.stringify(own));
-    expect(await ops.service.confirm(alice, own.operationId)).toMatchObject({ status: "refused", text: expect.stringContaining("Four eyes") });
+    expect(await ops.service.confirm(alice, own.operationId, own.message)).toMatchObject({ status: "refused", text: expect.stringContaining("Four eyes") });
     expect((await repos.operations.get(own.operationId))?.status).toBe("awaiting_confirmation");
-    expect((await ops.service.cancel(bob, own.operationId)).status).toBe("cancelled");
+    expect((await ops.service.cancel(bob, own.operationId, own.message)).status).toBe("cancelled");
 
     expect((await repos.operations.get(expiring.operationId))?.status).toBe("expired");
     expect(await runningReplicas("worker")).toBe(1);

@@ -13,8 +13,30 @@ describe("chat words → typed requests", () => {
     expect(parse.deploy(two, ["main", "staging"])).toMatchObject({ ok: true, value: { target: "staging", ref: "main" } });
     expect(parse.rollback(two, ["staging"])).toMatchObject({ ok: true, value: { target: "staging", to: { kind: "last" } } });
     expect(parse.rollback(two, ["#12"])).toMatchObject({ ok: true, value: { target: "prod", to: { kind: "deployment", id: 12 } } });
-    expect(parse.logs(two, ["web", "20", "staging"])).toMatchObject({ ok: true, value: { target: "staging", service: "web", lines: "20" } });
-    expect(parse.logs(two, ["web"])).toMatchObject({ ok: true, value: { target: "prod", service: "web", lines: undefined } });
+    expect(parse.logs(two, ["web", "20", "staging"])).toMatchObject({ ok: true, value: { target: "staging", services: ["web"], lines: "20" } });
+    expect(parse.logs(two, ["web"])).toMatchObject({ ok: true, value: { target: "prod", services: ["web"], lines: undefined } });
+  });
+
+  it("logs: several services, since= and grep= in any place", () => {
+    expect(parse.logs(two, ["api,worker", "since=15m", "100", "grep=err(or)?", "staging"])).toEqual({
+      ok: true,
+      value: { target: "staging", input: ["api,worker", "since=15m", "100", "grep=err(or)?", "staging"], services: ["api", "worker"], lines: "100", since: "15m", grep: "err(or)?" },
+    });
+  });
+
+  it("scale: one service as two words, or several as name=count pairs", () => {
+    expect(parse.scale(two, ["worker", "3"])).toMatchObject({ ok: true, value: { target: "prod", changes: [{ service: "worker", replicas: "3" }] } });
+    expect(parse.scale(two, ["api=2", "worker=3", "staging"])).toMatchObject({ ok: true, value: { target: "staging", changes: [{ service: "api", replicas: "2" }, { service: "worker", replicas: "3" }] } });
+    expect(parse.scale(two, ["worker=2"])).toMatchObject({ ok: true, value: { target: "prod", changes: [{ service: "worker", replicas: "2" }] } });
+    expect(parse.scale(two, ["=2"])).toMatchObject({ ok: false });
+    expect(parse.scale(two, ["api=2", "nowhere"])).toMatchObject({ ok: false, reason: expect.stringContaining("Unknown target") });
+  });
+
+  it("run: nothing lists, a name with args, a leading target", () => {
+    expect(parse.run(two, [])).toMatchObject({ ok: true, value: { target: "prod", name: null, args: [] } });
+    expect(parse.run(two, ["revoke_key", "acme", "12"])).toMatchObject({ ok: true, value: { target: "prod", name: "revoke_key", args: ["acme", "12"] } });
+    expect(parse.run(two, ["staging", "orders_today"])).toMatchObject({ ok: true, value: { target: "staging", name: "orders_today", args: [] } });
+    expect(parse.restart(two, ["web", "staging"])).toMatchObject({ ok: true, value: { target: "staging", service: "web" } });
   });
 
   it("says what is wrong with the shape: usage, too many words, an unknown target", () => {
@@ -27,12 +49,18 @@ describe("chat words → typed requests", () => {
   it("a name from Object.prototype is an unknown target, not a member lookup", () => {
     for (const word of ["constructor", "__proto__", "toString", "hasOwnProperty"]) {
       expect(parse.status(two, [word])).toMatchObject({ ok: false, reason: expect.stringContaining("Unknown target") });
-      expect(parse.lock(two, [word]).ok && parse.lock(two, [word])).toMatchObject({ value: { target: "prod", reason: word } });
+      // Not taken for a reason on the default target: /lock __proto__ must not freeze prod.
+      expect(parse.lock(two, [word])).toMatchObject({ ok: false, reason: expect.stringContaining("Unknown target") });
+      expect(parse.pausePayouts(two, [word, "reason"])).toMatchObject({ ok: false, reason: expect.stringContaining("Unknown target") });
     }
     const deps = makeDeps().deps;
     expect(lookupTarget(deps, "constructor")).toBeNull();
     expect(lookupTarget(deps, "__proto__")).toBeNull();
     expect(lookupTarget(deps, "prod")?.name).toBe("prod");
+  });
+
+  it("a one-word reason that is not a prototype name still locks the default target", () => {
+    expect(parse.lock(two, ["maintenance"])).toMatchObject({ ok: true, value: { target: "prod", reason: "maintenance" } });
   });
 
   it("/status constructor answers that the target is unknown", async () => {

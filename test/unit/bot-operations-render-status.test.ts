@@ -12,16 +12,26 @@ describe("/status, /logs and /backups rendering", () => {
   });
 
   it("logs: escaped in a <pre> when it fits, as a file when it would pass 4096 characters", () => {
-    const one = renderLogs({ target: "prod", service: "web", lines: 5, replicas: [{ name: "web-1", state: "running", text: { ok: true, value: "<ok>" } }] });
+    const base = { target: "prod", services: ["web"], since: null, grep: null, errors: [] };
+    const one = renderLogs({ ...base, lines: 5, replicas: [{ name: "web-1", state: "running" }], entries: [{ replica: "web-1", at: 1, text: "<ok>" }] });
     expect(one).toEqual({ status: "ok", html: "web on prod: last 5 lines\n<pre>&lt;ok&gt;</pre>" });
-    const long = renderLogs({ target: "prod", service: "web", lines: 500, replicas: [{ name: "web-1", state: "running", text: { ok: true, value: "x".repeat(5000) } }] });
+    const long = renderLogs({ ...base, lines: 500, replicas: [{ name: "web-1", state: "running" }], entries: [{ replica: "web-1", at: 1, text: "x".repeat(5000) }] });
     expect(long).toMatchObject({ status: "document", filename: "prod-web-500.log", caption: "web on prod: last 500 lines" });
-    const two = renderLogs({ target: "prod", service: "worker", lines: 5, replicas: [
-      { name: "worker-1", state: "running", text: { ok: true, value: "a" } },
-      { name: "worker-2", state: "exited", text: { ok: false, error: "gone" } },
-    ] });
-    expect(two.status === "ok" && two.html).toContain("── worker-2 (exited) ──\n(could not read: gone)");
-    expect(renderLogs({ target: "prod", service: "web", lines: 5, replicas: [] })).toEqual({ status: "ok", html: "web has no containers on prod." });
+    const two = renderLogs({
+      ...base,
+      services: ["web", "worker"],
+      lines: 5,
+      since: "15m",
+      grep: "err",
+      replicas: [{ name: "web-1", state: "running" }, { name: "worker-1", state: "running" }, { name: "worker-2", state: "exited" }],
+      entries: [{ replica: "worker-1", at: 1, text: "err a" }, { replica: "web-1", at: 2, text: "err b" }],
+      errors: [{ replica: "worker-2", error: "gone" }],
+    });
+    expect(two).toEqual({
+      status: "ok",
+      html: "web, worker on prod: last 5 lines since 15m, matching /err/i of 3 replicas\n<pre>(worker-2: could not read: gone)\nworker-1 | err a\nweb-1 | err b</pre>",
+    });
+    expect(renderLogs({ ...base, lines: 5, replicas: [], entries: [] })).toEqual({ status: "ok", html: "web has no containers on prod." });
   });
 
   it("backups: newest first, failed and pruned ones marked", () => {

@@ -37,7 +37,7 @@ describe("ChatReporter", () => {
     expect(sent).not.toBeNull();
     const text = notifier.messages[0]!.texts[0]!;
     expect(text).toBe(
-      "<b>📈 Scale worker on prod to 3</b>\nworker 1 → 3\nworker: 1 → 3 running (allowed 1–3)\nSteps: up -d --no-recreate --scale worker=3 · verify 3 running/healthy (≤ 2 min 0 s)\n<i>Requested by @alice · expires in 5 min · someone else must confirm</i>",
+      "<b>📈 Scale worker on prod to 3</b>\nworker 1 → 3\nworker: 1 → 3 running (allowed 1–3)\nSteps: up -d --no-recreate --scale worker=3 · verify 3 running/healthy (≤ 2 min 0 s)\nThe count is kept: later deploys and rollbacks pass it to compose.\n<i>Requested by @alice · expires in 5 min · someone else must confirm</i>",
     );
     expect(notifier.messages[0]!.options[0]?.buttons?.flat().map((b) => b.data)).toEqual(["op:c:AbCdEfGhIjKlMn_-", "op:x:AbCdEfGhIjKlMn_-"]);
   });

@@ -39,7 +39,7 @@ describe("approval state machine", () => {
     const planned = await chatOf(ops).deploy(alice, ["main"]);
     if (planned.status !== "planned") throw new Error("not planned");
     const data = `${CONFIRM_PREFIX}${planned.operationId}`;
-    const [a, b] = await Promise.all([chatOf(ops).press(bob, data), chatOf(ops).press(bob, data)]);
+    const [a, b] = await Promise.all([chatOf(ops).press(bob, data, planned.message), chatOf(ops).press(bob, data, planned.message)]);
     const results = [a, b];
     expect(results.filter((r) => r.status === "confirmed")).toHaveLength(1);
     expect(results.filter((r) => r.status === "refused")).toHaveLength(1);
@@ -49,7 +49,7 @@ describe("approval state machine", () => {
     expect(audit.outcomes(planned.operationId).filter((o) => o === "confirmed")).toHaveLength(1);
     expect((await repos.operations.get(planned.operationId))?.status).toBe("succeeded");
     // A third press, after it is done, changes nothing.
-    const late = await chatOf(ops).press(bob, data);
+    const late = await chatOf(ops).press(bob, data, planned.message);
     expect(late).toMatchObject({ status: "refused", text: "Already done: succeeded." });
   });
 
@@ -57,14 +57,35 @@ describe("approval state machine", () => {
     const { ops, repos, audit } = setup({ fourEyes: true });
     const planned = await chatOf(ops).deploy(alice, ["main"]);
     if (planned.status !== "planned") throw new Error("not planned");
-    const own = await ops.service.confirm(alice, planned.operationId);
+    const own = await ops.service.confirm(alice, planned.operationId, planned.message);
     expect(own.status).toBe("refused");
     expect((await repos.operations.get(planned.operationId))?.status).toBe("awaiting_confirmation");
     expect(audit.outcomes(planned.operationId)).toContain("denied");
-    const other = await ops.service.confirm(bob, planned.operationId);
+    const other = await ops.service.confirm(bob, planned.operationId, planned.message);
     expect(other.status).toBe("confirmed");
     await ops.engine.whenIdle();
     expect((await repos.operations.get(planned.operationId))?.confirmedBy).toBe(bob.userId);
+  });
+
+  it("buttons are bound to the plan's message: a press on another message or in another chat runs nothing and is audited", async () => {
+    const { ops, repos, audit, shell } = setup();
+    const planned = await chatOf(ops).deploy(alice, ["main"]);
+    if (planned.status !== "planned" || !planned.message) throw new Error("not planned");
+    const before = shell.calls.length;
+    const { chatId, messageId } = planned.message;
+    for (const pressedOn of [{ chatId, messageId: messageId + 1 }, { chatId: chatId - 1, messageId }, null]) {
+      const press = await ops.service.confirm(bob, planned.operationId, pressedOn);
+      expect(press).toEqual({ status: "refused", text: "This button does not belong to this message. Nothing ran." });
+      expect(await ops.service.cancel(bob, planned.operationId, pressedOn)).toMatchObject({ status: "refused" });
+    }
+    expect((await repos.operations.get(planned.operationId))?.status).toBe("awaiting_confirmation");
+    expect(audit.outcomes(planned.operationId).filter((o) => o === "denied")).toHaveLength(6);
+    expect(shell.calls.length).toBe(before);
+    // The claim itself is bound too: a repo-level claim from another message wins nothing.
+    const createdAt = (await repos.operations.get(planned.operationId))!.createdAt;
+    expect(await repos.operations.claim(planned.operationId, { userId: bob.userId, now: createdAt, excludeRequester: false, on: { chatId, messageId: messageId + 1 } })).toBeNull();
+    expect((await ops.service.confirm(bob, planned.operationId, planned.message)).status).toBe("confirmed");
+    await ops.engine.whenIdle();
   });
 
   it("an expired plan cannot be confirmed; the sweeper edits its message and audits it", async () => {
@@ -76,7 +97,7 @@ describe("approval state machine", () => {
     expect(await ops.engine.expireDue()).toBe(1);
     expect(notifier.last(planned.message!.messageId)).toContain("Expired");
     expect(notifier.messages[0]!.options.at(-1)?.buttons).toEqual([]);
-    const press = await ops.service.confirm(bob, planned.operationId);
+    const press = await ops.service.confirm(bob, planned.operationId, planned.message);
     expect(press.status).toBe("refused");
     expect((await repos.operations.get(planned.operationId))?.status).toBe("expired");
     expect(audit.outcomes(planned.operationId)).toContain("expired");
@@ -89,7 +110,7 @@ describe("approval state machine", () => {
     if (planned.status !== "planned") throw new Error("not planned");
     const before = shell.calls.length;
     (clock as JumpClock).t += 300_000;
-    const press = await ops.service.confirm(bob, planned.operationId);
+    const press = await ops.service.confirm(bob, planned.operationId, planned.message);
     expect(press).toMatchObject({ status: "refused" });
     expect((await repos.operations.get(planned.operationId))?.status).toBe("expired");
     expect(shell.calls.length).toBe(before);
@@ -100,9 +121,9 @@ describe("approval state machine", () => {
     const planned = await chatOf(ops).deploy(alice, ["main"]);
     if (planned.status !== "planned") throw new Error("not planned");
     const before = shell.calls.length;
-    expect((await ops.service.cancel(bob, planned.operationId)).status).toBe("cancelled");
+    expect((await ops.service.cancel(bob, planned.operationId, planned.message)).status).toBe("cancelled");
     expect(notifier.last(planned.message!.messageId)).toContain("Cancelled by @bob");
-    expect((await ops.service.confirm(bob, planned.operationId)).status).toBe("refused");
+    expect((await ops.service.confirm(bob, planned.operationId, planned.message)).status).toBe("refused");
     expect((await repos.operations.get(planned.operationId))?.status).toBe("cancelled");
     expect(audit.outcomes(planned.operationId)).toEqual(["requested", "info", "cancelled"]);
     expect(shell.calls.length).toBe(before);
@@ -119,14 +140,14 @@ describe("approval state machine", () => {
     const third = await chatOf(ops).deploy(bob, ["v2"]);
     expect(third.status).toBe("refused");
     if (third.status === "refused") expect(third.reason).toMatch(/prod is busy: @alice is running deploy main since/);
-    const busy = await ops.service.confirm(alice, second.operationId);
+    const busy = await ops.service.confirm(alice, second.operationId, second.message);
     expect(busy).toMatchObject({ status: "busy", lock: { operationId: first.operationId, holderName: "alice" } });
-    const press = await chatOf(ops).press(alice, `${CONFIRM_PREFIX}${second.operationId}`);
+    const press = await chatOf(ops).press(alice, `${CONFIRM_PREFIX}${second.operationId}`, second.message);
     expect(press).toMatchObject({ status: "refused", text: expect.stringMatching(/^prod is busy: @alice is running deploy main since .* Press Confirm again once it is free\.$/) });
     // The second plan stays valid and runs once the lock is free.
     expect((await repos.operations.get(second.operationId))?.status).toBe("awaiting_confirmation");
     await repos.locks.releaseOperation("prod", first.operationId);
-    expect((await ops.service.confirm(alice, second.operationId)).status).toBe("confirmed");
+    expect((await ops.service.confirm(alice, second.operationId, second.message)).status).toBe("confirmed");
     await ops.engine.whenIdle();
     expect((await repos.operations.get(second.operationId))?.status).toBe("succeeded");
   });
@@ -147,7 +168,7 @@ describe("approval state machine", () => {
       lockAtFinal.push((await repos.locks.get("prod"))?.operationId ?? null);
       return finished(op, report);
     };
-    const pressed = await ops.service.confirm(bob, planned.operationId);
+    const pressed = await ops.service.confirm(bob, planned.operationId, planned.message);
     if (pressed.status !== "confirmed") throw new Error("not confirmed");
     expect((await pressed.done).status).toBe("succeeded");
     expect(heldDuringSteps.length).toBeGreaterThan(0);
@@ -193,7 +214,7 @@ describe("approval state machine", () => {
     audit.append = async () => {
       throw new Error("audit down");
     };
-    await expect(ops.service.confirm(bob, planned.operationId)).rejects.toThrow("audit down");
+    await expect(ops.service.confirm(bob, planned.operationId, planned.message)).rejects.toThrow("audit down");
     expect(shell.calls.length).toBe(before);
     expect((await repos.operations.get(planned.operationId))?.status).toBe("failed");
     expect(await repos.locks.get("prod")).toBeNull();

@@ -19,7 +19,7 @@ import {
 } from "../../src/commands/backup.js";
 import { toCommandLine } from "../../src/commands/quote.js";
 import { createOperations } from "../../src/operations/index.js";
-import { JumpClock, alice, makeDeps, opsConfig, FakeShell, chatOf } from "./operations-fakes.js";
+import { JumpClock, alice, bob, makeDeps, opsConfig, FakeShell, chatOf } from "./operations-fakes.js";
 
 const at = new Date(Date.UTC(2026, 10, 22, 3, 4, 5, 678));
 
@@ -110,6 +110,18 @@ describe("/backup operation (fakes)", () => {
     expect((await started.done).status).toBe("failed");
     expect(shell.lines.at(-1)).toMatch(/^rm -f \/var\/backups\/app\/prod-.*\.dump\.partial$/);
     expect(env.repos.backups.rows.map((b) => b.status)).toEqual(["failed"]);
+  });
+
+  it("with fourEyes: [backup], /backup waits for someone else's Confirm instead of running at once", async () => {
+    const env = makeDeps({ config: opsConfig({ backup: { command: "pg_dump -Fc app", dir: "/var/backups/app" } }, { fourEyes: ["backup"] }) });
+    const ops = createOperations(env.deps);
+    const planned = await chatOf(ops).backup(alice, []);
+    if (planned.status !== "planned") throw new Error(JSON.stringify(planned));
+    expect(env.notifier.messages[0]!.texts[0]).toContain("someone else must confirm");
+    expect(env.shell.lines.filter((l) => l.includes("pg_dump"))).toHaveLength(0);
+    expect(await ops.service.confirm(alice, planned.operationId, planned.message)).toMatchObject({ status: "refused", text: expect.stringContaining("Four eyes") });
+    expect((await ops.service.confirm(bob, planned.operationId, planned.message)).status).toBe("confirmed");
+    await ops.engine.whenIdle();
   });
 
   it("refuses when another operation holds the target, and when no backup is configured", async () => {

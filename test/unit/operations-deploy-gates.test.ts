@@ -27,7 +27,7 @@ function setup(botStatus: () => number) {
 async function deploy(env: ReturnType<typeof setup>) {
   const planned = await chatOf(env.ops).deploy(alice, ["main"]);
   if (planned.status !== "planned") throw new Error(`not planned: ${JSON.stringify(planned)}`);
-  const pressed = await env.ops.service.confirm(bob, planned.operationId);
+  const pressed = await env.ops.service.confirm(bob, planned.operationId, planned.message);
   if (pressed.status !== "confirmed") throw new Error(`not confirmed: ${JSON.stringify(pressed)}`);
   return { planned, final: await pressed.done };
 }

@@ -21,7 +21,7 @@ async function deploy(env: ReturnType<typeof setup>, ref: string) {
   const planned = await chatOf(env.ops).deploy(alice, [ref]);
   if (planned.status !== "planned") throw new Error(`not planned: ${JSON.stringify(planned)}`);
   env.shell.calls.length = 0;
-  const pressed = await env.ops.service.confirm(bob, planned.operationId);
+  const pressed = await env.ops.service.confirm(bob, planned.operationId, planned.message);
   if (pressed.status !== "confirmed") throw new Error(`not confirmed: ${JSON.stringify(pressed)}`);
   const final = await pressed.done;
   return { planned, final };
@@ -144,7 +144,7 @@ describe("expected changes", () => {
     });
     const planned = await chatOf(ops).deploy(alice, ["main"]);
     if (planned.status !== "planned") throw new Error("not planned");
-    const pressed = await ops.service.confirm(bob, planned.operationId);
+    const pressed = await ops.service.confirm(bob, planned.operationId, planned.message);
     if (pressed.status !== "confirmed") throw new Error("not confirmed");
     expect(calls).toEqual([expect.objectContaining({ target: "prod", services: [] })]);
     expect((await pressed.done).status).toBe("succeeded");
@@ -186,7 +186,7 @@ describe("rollback", () => {
     const plan = env.notifier.messages.at(-1)!.texts[0]!;
     expect(plan).toContain("The database is NOT restored");
     expect(plan).toContain("undoes deployment #1");
-    const pressed = await env.ops.service.confirm(bob, planned.operationId);
+    const pressed = await env.ops.service.confirm(bob, planned.operationId, planned.message);
     if (pressed.status !== "confirmed") throw new Error("not confirmed");
     expect((await pressed.done).status).toBe("succeeded");
     expect(env.state.head).toBe(SHA.v1);

@@ -18,6 +18,8 @@ import type {
   OperationRecord,
   OperationRepositories,
   OperationsRepo,
+  ReplicaRecord,
+  ReplicasRepo,
   OperationStatus,
   PayoutsRepo,
   PayoutsState,
@@ -57,7 +59,8 @@ export class MemoryOperations implements OperationsRepo {
     const row = this.rows.get(id);
     if (!row || row.status !== "awaiting_confirmation" || !row.expiresAt || row.expiresAt <= r.now) return null;
     if (r.excludeRequester && row.requestedBy === r.userId) return null;
-    Object.assign(row, { status: "confirmed", confirmedBy: r.userId, confirmedAt: r.now });
+    if (row.chatId !== r.on.chatId || (row.messageId !== null && row.messageId !== r.on.messageId)) return null;
+    Object.assign(row, { status: "confirmed", confirmedBy: r.userId, confirmedAt: r.now, messageId: r.on.messageId });
     return { ...row };
   }
   async setMessage(id: string, chatId: number, messageId: number) {
@@ -183,12 +186,23 @@ export class MemoryPayouts implements PayoutsRepo {
   }
 }
 
+export class MemoryReplicas implements ReplicasRepo {
+  rows = new Map<string, Record<string, number>>();
+  async forTarget(target: string) {
+    return { ...(this.rows.get(target) ?? {}) };
+  }
+  async set(records: readonly ReplicaRecord[]) {
+    for (const r of records) this.rows.set(r.target, { ...(this.rows.get(r.target) ?? {}), [r.service]: r.replicas });
+  }
+}
+
 export function memoryRepos(): OperationRepositories & {
   operations: MemoryOperations;
   locks: MemoryLocks;
   deployments: MemoryDeployments;
   backups: MemoryBackups;
   payouts: MemoryPayouts;
+  replicas: MemoryReplicas;
 } {
   return {
     operations: new MemoryOperations(),
@@ -196,6 +210,7 @@ export function memoryRepos(): OperationRepositories & {
     deployments: new MemoryDeployments(),
     backups: new MemoryBackups(),
     payouts: new MemoryPayouts(),
+    replicas: new MemoryReplicas(),
   };
 }
 

@@ -49,8 +49,8 @@ describe("chat input is validated before anything runs", () => {
 
   it("a button with data that is not ours is refused", async () => {
     const ops = createOperations(makeDeps().deps);
-    expect(await chatOf(ops).press(alice, "op:c:../../etc")).toMatchObject({ status: "refused" });
-    expect(await chatOf(ops).press(alice, `op:c:${"a".repeat(16)}`)).toMatchObject({ status: "refused", text: "This confirmation is unknown." });
+    expect(await chatOf(ops).press(alice, "op:c:../../etc", null)).toMatchObject({ status: "refused" });
+    expect(await chatOf(ops).press(alice, `op:c:${"a".repeat(16)}`, null)).toMatchObject({ status: "refused", text: "This confirmation is unknown." });
   });
 });
 
@@ -74,7 +74,7 @@ describe("scale (fakes)", () => {
     const planned = await chatOf(ops).scale(alice, ["worker", "3"]);
     if (planned.status !== "planned") throw new Error(JSON.stringify(planned));
     expect(env.notifier.messages[0]!.texts[0]).toContain("worker: 1 → 3 running (allowed 1–3)");
-    const pressed = await ops.service.confirm(bob, planned.operationId);
+    const pressed = await ops.service.confirm(bob, planned.operationId, planned.message);
     if (pressed.status !== "confirmed") throw new Error("not confirmed");
     const final = await pressed.done;
     expect(final.status).toBe("succeeded");
@@ -90,7 +90,7 @@ describe("scale (fakes)", () => {
     const ops = createOperations(env.deps);
     const planned = await chatOf(ops).scale(alice, ["worker", "2"]);
     if (planned.status !== "planned") throw new Error("not planned");
-    const pressed = await ops.service.confirm(bob, planned.operationId);
+    const pressed = await ops.service.confirm(bob, planned.operationId, planned.message);
     if (pressed.status !== "confirmed") throw new Error("not confirmed");
     expect((await pressed.done).status).toBe("failed");
     expect(env.notifier.last(planned.message!.messageId)).toMatch(/failed at verify: not 2 running after 2 min 0 s: worker 1\/2 running, 1 other \(restarting\)/);
@@ -113,7 +113,7 @@ describe("payouts (fakes)", () => {
     const ops = createOperations(env.deps);
     const planned = await chatOf(ops).pausePayouts(alice, ["fraud", "spike", "on", "\u202Ecard"]);
     if (planned.status !== "planned") throw new Error(JSON.stringify(planned));
-    const pressed = await ops.service.confirm(alice, planned.operationId);
+    const pressed = await ops.service.confirm(alice, planned.operationId, planned.message);
     if (pressed.status !== "confirmed") throw new Error("not confirmed");
     expect((await pressed.done).status).toBe("succeeded");
     expect(paused).toBe(true);
@@ -124,7 +124,7 @@ describe("payouts (fakes)", () => {
 
     const resume = await chatOf(ops).resumePayouts(bob, []);
     if (resume.status !== "planned") throw new Error("not planned");
-    const r = await ops.service.confirm(bob, resume.operationId);
+    const r = await ops.service.confirm(bob, resume.operationId, resume.message);
     if (r.status !== "confirmed") throw new Error("not confirmed");
     expect((await r.done).status).toBe("succeeded");
     expect(paused).toBe(false);
@@ -138,7 +138,7 @@ describe("payouts (fakes)", () => {
     const ops = createOperations(env.deps);
     const planned = await chatOf(ops).pausePayouts(alice, []);
     if (planned.status !== "planned") throw new Error("not planned");
-    const pressed = await ops.service.confirm(alice, planned.operationId);
+    const pressed = await ops.service.confirm(alice, planned.operationId, planned.message);
     if (pressed.status !== "confirmed") throw new Error("not confirmed");
     expect((await pressed.done).status).toBe("failed");
     expect(env.notifier.last(planned.message!.messageId)).toContain("payouts.status says payouts are NOT paused");

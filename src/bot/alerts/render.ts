@@ -129,6 +129,10 @@ export function subjectLabel(incident: Incident): string {
       return "payouts";
     case "reachability":
       return "SSH reachability";
+    case "telegram":
+      return "Telegram webhook";
+    case "tls":
+      return `TLS certificate of ${subject}`;
   }
 }
 

@@ -40,8 +40,8 @@ export function verdictText(v: AuditVerdict): string {
 
 /**
  * `/audit verify` recomputes the whole chain in the background (progress edits for a long one)
- * and checks it against every published digest; `/audit digest` publishes a digest now. Any
- * allowed admin may run them for now; both are audited before they act. The plain `/audit [n]`
+ * and checks it against every published digest; `/audit digest` publishes a digest now. Both are
+ * admin-only (the role gate in bot.ts, roles.ts) and audited before they act. The plain `/audit [n]`
  * listing stays in bot.ts, which passes these two words on.
  */
 export function createAuditFeature(deps: AuditFeatureDeps): BotFeature {

@@ -14,13 +14,13 @@ async function replyWith(ctx: BotContext, reply: ReadReply): Promise<void> {
   else await ctx.replyWithDocument(new InputFile(Buffer.from(reply.content, "utf8"), reply.filename), { caption: reply.caption, parse_mode: "HTML" });
 }
 
-/** /status [target] and /logs <service> [lines] [target] (read-only; they never take the lock). */
+/** /status [target] and /logs <service[,service…]> [lines] [since=…] [grep=…] [target] (read-only; they never take the lock). */
 export function createStatusFeature(deps: StatusFeatureDeps): BotFeature {
   return {
     name: "status",
     commands: [
       { command: "status", description: "live commit, services, last deploy, lock, payouts, backup: /status [target]" },
-      { command: "logs", description: "last log lines of a service: /logs <service> [lines, default 50, max 500] [target]" },
+      { command: "logs", description: "recent log lines: /logs <svc[,svc…]> [lines] [since=15m] [grep=re] [target]" },
     ],
     register(composer: Composer<BotContext>) {
       composer.command("status", async (ctx) => replyWith(ctx, await deps.chat.statusOf(ctx.actor, commandWords(ctx.match))));

@@ -3,6 +3,7 @@ import type { Actor, SentMessage } from "../../shared/ports.js";
 import { parseButtonData } from "./callback-data.js";
 import { parse, TargetNames, type Parsed } from "./parse.js";
 import { describeLock } from "./render-lock.js";
+import { renderCommands, renderRunOutput } from "./render-run.js";
 import { renderBackups, renderLogs, renderStatus, type ReadReply } from "./render-status.js";
 
 /** A reply to a command that is not an operation (lock, unlock, backups): plain text. */
@@ -48,6 +49,30 @@ export class ChatOperations {
     return this.request(actor, "scale", words, parse.scale(this.targets, words), (r) => this.service.requestScale(actor, r));
   }
 
+  async restart(actor: Actor, words: readonly string[]): Promise<ChatRequestResult> {
+    return this.request(actor, "restart", words, parse.restart(this.targets, words), (r) => this.service.requestRestart(actor, r));
+  }
+
+  /** `/run`, waiting for a read-only command's output. */
+  async run(actor: Actor, words: readonly string[]): Promise<ChatRequestResult | ReadReply> {
+    const reply = await this.startRun(actor, words);
+    return reply.status === "running" ? reply.done : reply;
+  }
+
+  /**
+   * `/run`: the list, a plan to confirm (posted by the reporter), a refusal — or a read-only command
+   * that runs on (`running`), so that the chat's next command need not wait for it.
+   */
+  async startRun(actor: Actor, words: readonly string[]): Promise<ChatRequestResult | ReadReply | { status: "running"; done: Promise<ReadReply> }> {
+    const reply = refusedIfBusy(await this.call(actor, "run", words, parse.run(this.targets, words), (r) => this.service.run(actor, r)));
+    if (reply.status === "commands") return { status: "ok", html: renderCommands(reply.target, reply.commands, reply.unknown) };
+    if (reply.status === "output") {
+      const { target } = reply;
+      return { status: "running", done: reply.done.then((out): ReadReply => ("error" in out ? { status: "refused", reason: out.error } : renderRunOutput(target, out))) };
+    }
+    return reply;
+  }
+
   async backup(actor: Actor, words: readonly string[]): Promise<ChatRequestResult> {
     return this.request(actor, "backup", words, parse.backup(this.targets, words), (r) => this.service.backup(actor, r));
   }
@@ -61,14 +86,14 @@ export class ChatOperations {
   }
 
   async lock(actor: Actor, words: readonly string[]): Promise<TextReply> {
-    const reply = refusedIfBusy(await this.run(actor, "lock", words, parse.lock(this.targets, words), (r) => this.service.lock(actor, r)));
+    const reply = refusedIfBusy(await this.call(actor, "lock", words, parse.lock(this.targets, words), (r) => this.service.lock(actor, r)));
     if (reply.status === "refused") return reply;
     return { status: "ok", text: `🧊 ${reply.target} is frozen${reply.reason ? `: ${reply.reason}` : ""}. Mutating commands are refused until /unlock.` };
   }
 
   async unlock(actor: Actor, words: readonly string[]): Promise<TextReply> {
     const reply = refusedIfBusy(
-      await this.run(actor, "unlock", words, parse.unlock(this.targets, words), (r) => this.service.unlock(actor, r)),
+      await this.call(actor, "unlock", words, parse.unlock(this.targets, words), (r) => this.service.unlock(actor, r)),
       " Its operation is alive; wait for it to finish.",
     );
     if (reply.status === "refused") return reply;
@@ -76,23 +101,29 @@ export class ChatOperations {
   }
 
   async backups(actor: Actor, words: readonly string[]): Promise<TextReply> {
-    const reply = await this.run(actor, "backups", words, parse.backups(this.targets, words), (r) => this.service.listBackups(actor, r));
+    const reply = await this.call(actor, "backups", words, parse.backups(this.targets, words), (r) => this.service.listBackups(actor, r));
     if (reply.status === "refused") return reply;
     return { status: "ok", text: renderBackups(reply.target, reply.backups, reply.now) };
   }
 
   async statusOf(actor: Actor, words: readonly string[]): Promise<ReadReply> {
-    const reply = await this.run(actor, "status", words, parse.status(this.targets, words), (r) => this.status.status(actor, r));
+    const reply = await this.call(actor, "status", words, parse.status(this.targets, words), (r) => this.status.status(actor, r));
     return reply.status === "refused" ? reply : { status: "ok", html: renderStatus(reply.value) };
   }
 
   async logs(actor: Actor, words: readonly string[]): Promise<ReadReply> {
-    const reply = await this.run(actor, "logs", words, parse.logs(this.targets, words), (r) => this.status.logs(actor, r));
+    const reply = await this.call(actor, "logs", words, parse.logs(this.targets, words), (r) => this.status.logs(actor, r));
     return reply.status === "refused" ? reply : renderLogs(reply.value);
   }
 
-  /** A press on one of the plan's buttons; `pressedOn` is the message it sat on. */
-  async press(actor: Actor, data: string, pressedOn?: SentMessage): Promise<ChatButtonResult> {
+  /** The command a plan button belongs to (its operation's kind), so its role can be checked; null if unknown. */
+  async buttonCommand(data: string): Promise<string | null> {
+    const button = parseButtonData(data);
+    return button ? this.service.kindOf(button.operationId) : null;
+  }
+
+  /** A press on one of the plan's buttons; `pressedOn` is the message it sat on (null: not known). */
+  async press(actor: Actor, data: string, pressedOn: SentMessage | null): Promise<ChatButtonResult> {
     const button = parseButtonData(data);
     if (!button) return { status: "refused", text: "This button is not known." };
     const { operationId } = button;
@@ -102,10 +133,10 @@ export class ChatOperations {
   }
 
   private async request<R>(actor: Actor, action: string, words: readonly string[], parsed: Parsed<R>, call: (request: R) => Promise<RequestResult>): Promise<ChatRequestResult> {
-    return refusedIfBusy<ChatRequestResult>(await this.run(actor, action, words, parsed, call));
+    return refusedIfBusy<ChatRequestResult>(await this.call(actor, action, words, parsed, call));
   }
 
-  private async run<R, T>(actor: Actor, action: string, words: readonly string[], parsed: Parsed<R>, call: (request: R) => Promise<T>): Promise<T | { status: "refused"; reason: string }> {
+  private async call<R, T>(actor: Actor, action: string, words: readonly string[], parsed: Parsed<R>, call: (request: R) => Promise<T>): Promise<T | { status: "refused"; reason: string }> {
     if (!parsed.ok) return this.service.refuse(actor, action, { input: words }, parsed.reason);
     return call(parsed.value);
   }

@@ -1,4 +1,4 @@
-import { escapeHtml, formatDuration, lastLines } from "../../shared/format.js";
+import { escapeHtml, formatDuration, lastLines, personName } from "../../shared/format.js";
 import type { StoredPlan } from "../../operations/context.js";
 import type { OperationRecord, OpsLogger } from "../../operations/model.js";
 import type { FinalReport, InterruptedReport, OperationReporter, ProgressSnapshot } from "../../operations/reporter.js";
@@ -12,6 +12,8 @@ import { formatTimeout, header, headerOf, mention, renderPlanBody, richHtml } fr
 export const FAILURE_TAIL_LINES = 20;
 /** Characters of that tail: keeps the final message within Telegram's 4096. */
 const FAILURE_TAIL_CHARS = 2500;
+/** Escaped characters of a command's output shown in the final message; longer goes as a file. */
+export const RUN_OUTPUT_INLINE_CHARS = 3000;
 
 const MARK: Record<StepView["state"], string> = { pending: "○", running: "⏳", done: "✓", failed: "✗", skipped: "–" };
 
@@ -77,14 +79,27 @@ export class ChatReporter implements OperationReporter {
       const tail = fitTail(escapeHtml(lastLines(failure.output, FAILURE_TAIL_LINES)), FAILURE_TAIL_CHARS);
       if (tail) finalLine += `\n<b>${escapeHtml(failure.title)}</b>, last lines:\n<pre>${tail}</pre>`;
     }
+    // Output a command printed for the asker (/run): under the result when it fits, else as a file.
+    const printed = outcome.output;
+    const printedHtml = printed ? escapeHtml(printed.text.trimEnd()) : "";
+    const printedFits = printed !== undefined && printedHtml.length <= RUN_OUTPUT_INLINE_CHARS;
+    if (printed && printedFits) finalLine += printedHtml ? `\n<pre>${printedHtml}</pre>` : "\n(no output)";
+    else if (printed) finalLine += "\nThe output is attached as a file.";
     const progress = this.message(op);
     this.live.delete(op.id);
     if (progress) await progress.finish(this.render(op, report, finalLine));
+    if (printed && !printedFits && op.chatId !== null) await this.attachOutput(op, printed);
     if (outcome.status !== "succeeded" && failure && op.chatId !== null) {
       const plan = op.plan as StoredPlan;
       const filename = `${op.kind}-${op.target}-${op.id}-${failure.id}.log`;
       await this.safe(() => this.notifier.sendDocument(op.chatId!, filename, failure.output, `${plan.title}: full output of “${failure.title}”`));
     }
+  }
+
+  /** The long output of a finished operation, as a file. */
+  private async attachOutput(op: OperationRecord, output: { filename: string; text: string }): Promise<void> {
+    const plan = op.plan as StoredPlan;
+    await this.safe(() => this.notifier.sendDocument(op.chatId!, output.filename, output.text, `${plan.title}: output`));
   }
 
   async interrupted(op: OperationRecord, report: InterruptedReport): Promise<void> {
@@ -103,7 +118,7 @@ export class ChatReporter implements OperationReporter {
 
   private render(op: OperationRecord, snapshot: ProgressSnapshot, finalLine: string | null): string {
     const by = snapshot.confirmedBy;
-    const who = by.username ? `@${escapeHtml(by.username)}` : `user ${by.userId}`;
+    const who = escapeHtml(personName(by));
     const byLine = by.userId === op.requestedBy ? `by ${who}` : `confirmed by ${who}`;
     const tail = finalLine ?? (snapshot.note ? `<i>${escapeHtml(snapshot.note)}</i>` : null);
     return [header(op.kind, op.plan as StoredPlan), byLine, renderSteps(snapshot.steps), tail].filter((l): l is string => Boolean(l)).join("\n");

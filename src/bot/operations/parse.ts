@@ -1,4 +1,4 @@
-import type { DeployRequest, LogsRequest, ReasonRequest, RollbackRequest, RollbackTarget, ScaleRequest, TargetRequest } from "../../operations/requests.js";
+import type { DeployRequest, LogsRequest, ReasonRequest, RestartRequest, RollbackRequest, RollbackTarget, RunRequest, ScaleRequest, TargetRequest } from "../../operations/requests.js";
 
 /**
  * Chat words → typed requests. Only the shape is decided here (how many words, which one names the
@@ -61,10 +61,15 @@ export class TargetNames {
     return this.fallback([...words]);
   }
 
-  /** Free text after an optional leading target name: `/lock [target] [reason…]`, `/pause_payouts [target] [reason…]`. */
+  /**
+   * Free text after an optional leading target name: `/lock [target] [reason…]`, `/pause_payouts
+   * [target] [reason…]`. A first word that names a member of Object.prototype (`__proto__`,
+   * `constructor`…) is a probe for a target, not a reason: it is answered as an unknown target
+   * rather than freezing the default one.
+   */
   leading(words: readonly string[]): Parsed<{ target: string; rest: string[] }> {
     const first = words[0];
-    if (first !== undefined && this.has(first)) return this.named(first, words.slice(1));
+    if (first !== undefined && (this.has(first) || isPrototypeName(first))) return this.named(first, words.slice(1));
     return this.fallback([...words]);
   }
 
@@ -78,6 +83,11 @@ export class TargetNames {
     if (first === undefined) return { ok: false, reason: "No targets are configured in opsgram.yml." };
     return { ok: true, value: { target: first, rest } };
   }
+}
+
+/** A name every plain object answers to, whatever it holds. */
+function isPrototypeName(word: string): boolean {
+  return word === "prototype" || word in Object.prototype;
 }
 
 type Parse<T> = (targets: TargetNames, words: readonly string[]) => Parsed<T>;
@@ -103,16 +113,68 @@ export function rollbackTarget(word: string | undefined): RollbackTarget {
   return id ? { kind: "deployment", id: Number(id[1]) } : { kind: "sha", sha: word };
 }
 
+const SCALE_USAGE = "/scale <service> <replicas> [target], or /scale api=2 worker=3 [target]";
+
+/** `/scale worker 3 [target]`, or `/scale api=2 worker=3 [target]` (several services in one operation). */
+function parseScale(targets: TargetNames, words: readonly string[]): Parsed<ScaleRequest> {
+  if (!words.some((w) => w.includes("="))) {
+    return shaped<ScaleRequest>({ required: 2, optional: 0, usage: SCALE_USAGE }, (base, [service, replicas]) => ({ ...base, changes: [{ service: service ?? "", replicas: replicas ?? "" }] }))(targets, words);
+  }
+  const last = words[words.length - 1]!;
+  const pairs = last.includes("=") ? [...words] : words.slice(0, -1);
+  const changes: ScaleRequest["changes"] = [];
+  for (const pair of pairs) {
+    const at = pair.indexOf("=");
+    if (at <= 0) return { ok: false, reason: `Expected service=replicas, got ${showInput(pair)}. Usage: ${SCALE_USAGE}` };
+    changes.push({ service: pair.slice(0, at), replicas: pair.slice(at + 1) });
+  }
+  if (changes.length > 10) return { ok: false, reason: `Too many services (at most 10). Usage: ${SCALE_USAGE}` };
+  const split = last.includes("=") ? targets.leading([]) : targets.split([last], { required: 0, optional: 0, usage: SCALE_USAGE });
+  if (!split.ok) return split;
+  return { ok: true, value: { target: split.value.target, input: words, changes } };
+}
+
+const LOGS_USAGE = "/logs <service[,service…]> [lines] [since=15m] [grep=<regex>] [target]";
+
+/** `/logs api,worker 100 since=15m grep=error prod`: options by name, then positional words. */
+function parseLogs(targets: TargetNames, words: readonly string[]): Parsed<LogsRequest> {
+  let since: string | undefined;
+  let grep: string | undefined;
+  const positional: string[] = [];
+  for (const word of words) {
+    if (word.startsWith("since=")) since = word.slice("since=".length);
+    else if (word.startsWith("grep=")) grep = word.slice("grep=".length);
+    else positional.push(word);
+  }
+  const split = targets.split(positional, { required: 1, optional: 1, usage: LOGS_USAGE });
+  if (!split.ok) return split;
+  const [services, lines] = split.value.rest;
+  return {
+    ok: true,
+    value: { target: split.value.target, input: words, services: (services ?? "").split(",").filter((s) => s.length > 0), lines, since, grep },
+  };
+}
+
+/** `/run` (list), `/run <name> [args…]`, or with a leading target: `/run staging <name> [args…]`. */
+function parseRun(targets: TargetNames, words: readonly string[]): Parsed<RunRequest> {
+  const split = targets.leading(words);
+  if (!split.ok) return split;
+  const [name, ...args] = split.value.rest;
+  return { ok: true, value: { target: split.value.target, input: words, name: name ?? null, args } };
+}
+
 /** One parser per command. */
 export const parse = {
   deploy: shaped<DeployRequest>({ required: 1, optional: 0, usage: "/deploy <branch|tag> [target]" }, (base, [ref]) => ({ ...base, ref: ref ?? "" })),
   rollback: shaped<RollbackRequest>({ required: 0, optional: 1, usage: "/rollback [sha|#deployment] [target]" }, (base, [to]) => ({ ...base, to: rollbackTarget(to) })),
-  scale: shaped<ScaleRequest>({ required: 2, optional: 0, usage: "/scale <service> <replicas> [target]" }, (base, [service, replicas]) => ({ ...base, service: service ?? "", replicas: replicas ?? "" })),
+  scale: parseScale,
+  restart: shaped<RestartRequest>({ required: 1, optional: 0, usage: "/restart <service> [target]" }, (base, [service]) => ({ ...base, service: service ?? "" })),
+  run: parseRun,
   backup: shaped<TargetRequest>({ required: 0, optional: 0, usage: "/backup [target]" }, (base) => base),
   backups: shaped<TargetRequest>({ required: 0, optional: 0, usage: "/backups [target]" }, (base) => base),
   unlock: shaped<TargetRequest>({ required: 0, optional: 0, usage: "/unlock [target]" }, (base) => base),
   status: shaped<TargetRequest>({ required: 0, optional: 0, usage: "/status [target]" }, (base) => base),
-  logs: shaped<LogsRequest>({ required: 1, optional: 1, usage: "/logs <service> [lines] [target]" }, (base, [service, lines]) => ({ ...base, service: service ?? "", lines })),
+  logs: parseLogs,
   lock: withReason,
   pausePayouts: withReason,
   resumePayouts: (targets: TargetNames, words: readonly string[]): Parsed<TargetRequest> => {

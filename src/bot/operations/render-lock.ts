@@ -1,4 +1,4 @@
-import { formatAgo } from "../../shared/format.js";
+import { formatAgo, personName } from "../../shared/format.js";
 import type { LockRecord } from "../../operations/model.js";
 
 /**
@@ -7,7 +7,7 @@ import type { LockRecord } from "../../operations/model.js";
  * "prod is busy: @alice is running deploy v2 since 12:03:04 UTC (2 min ago)".
  */
 export function describeLock(lock: LockRecord, now: Date): string {
-  const who = lock.holderName ? `@${lock.holderName}` : lock.holderUserId ? `user ${lock.holderUserId}` : "someone";
+  const who = personName({ userId: lock.holderUserId, username: lock.holderName });
   const since = `since ${lock.since.toISOString().slice(11, 19)} UTC (${formatAgo(lock.since, now)})`;
   if (lock.kind === "freeze") {
     return `${lock.target} is frozen by ${who} ${since}${lock.reason ? `: ${lock.reason}` : ""}. /unlock lifts it.`;

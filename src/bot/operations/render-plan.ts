@@ -1,4 +1,4 @@
-import { escapeHtml, formatAgo, formatDuration } from "../../shared/format.js";
+import { escapeHtml, formatAgo, formatDuration, personName } from "../../shared/format.js";
 import type { RichText } from "../../shared/rich-text.js";
 import type { StoredPlan } from "../../operations/context.js";
 import type { BackupPlanData } from "../../operations/backup.js";
@@ -7,7 +7,9 @@ import { MAX_PLAN_COMMITS, type CommitList } from "../../operations/git-state.js
 import type { OperationKind } from "../../operations/model.js";
 import type { PayoutsPlanData } from "../../operations/payouts.js";
 import type { RollbackPlanData } from "../../operations/rollback.js";
-import type { ScalePlanData } from "../../operations/scale.js";
+import type { RestartPlanData } from "../../operations/restart.js";
+import type { RunPlanData } from "../../operations/run-command.js";
+import { scaleChanges, type ScalePlanData } from "../../operations/scale.js";
 
 /**
  * Plans as the chat shows them (HTML). Operations store facts in `plan.data`; the words and the
@@ -24,7 +26,7 @@ export function richHtml(text: RichText): string {
 
 /** "@alice" or "user 42", HTML-escaped. */
 export function mention(actor: { userId: number | null; username: string | null }): string {
-  return actor.username ? `@${escapeHtml(actor.username)}` : `user ${actor.userId ?? "?"}`;
+  return escapeHtml(personName(actor));
 }
 
 /** "5 min", "90 s": how long a plan stays valid. */
@@ -52,8 +54,13 @@ function renderHeadline(kind: OperationKind, data: unknown): string {
       return `${code(short(d.liveSha))} → ${code(short(d.sha))}`;
     }
     case "scale": {
-      const d = data as ScalePlanData;
-      return `${escapeHtml(d.service)} ${d.before ?? "?"} → ${d.replicas}`;
+      return scaleChanges(data as ScalePlanData).map((c) => `${escapeHtml(c.service)} ${c.before ?? "?"} → ${c.replicas}`).join(" · ");
+    }
+    case "restart":
+      return `${escapeHtml((data as RestartPlanData).service)}`;
+    case "run": {
+      const d = data as RunPlanData;
+      return escapeHtml(d.description);
     }
     case "backup": {
       const d = data as BackupPlanData;
@@ -78,6 +85,15 @@ export function renderPlanBody(kind: OperationKind, data: unknown): string {
       return scaleBody(data as ScalePlanData);
     case "backup":
       return "";
+    case "restart": {
+      const d = data as RestartPlanData;
+      return `${escapeHtml(d.service)}: restart ${d.containers ?? "?"} container${d.containers === 1 ? "" : "s"} in place\nSteps: restart · verify running/healthy (≤ ${formatDuration(d.verifyTimeoutMs)})`;
+    }
+    case "run": {
+      const d = data as RunPlanData;
+      const args = Object.entries(d.values).map(([k, v]) => `${escapeHtml(k)}=${code(v)}`);
+      return `${args.length > 0 ? `Arguments: ${args.join(" ")}\n` : ""}Runs ${code(d.name)} from opsgram.yml in the app directory (≤ ${formatDuration(d.timeoutSeconds * 1000)}).`;
+    }
     case "pause_payouts":
     case "resume_payouts":
       return payoutsBody(data as PayoutsPlanData);
@@ -112,18 +128,21 @@ function rollbackBody(d: RollbackPlanData): string {
 }
 
 function scaleBody(d: ScalePlanData): string {
-  const service = escapeHtml(d.service);
+  const changes = scaleChanges(d);
+  const flags = changes.map((c) => `--scale ${escapeHtml(c.service)}=${c.replicas}`).join(" ");
+  const verify = changes.length === 1 ? `verify ${changes[0]!.replicas} running/healthy` : "verify each count running/healthy";
   return [
-    `${service}: ${d.before ?? "?"} → ${d.replicas} running${d.bounds ? ` (allowed ${d.bounds.min}–${d.bounds.max})` : ""}`,
-    ...(d.before === d.replicas ? ["ℹ already at that count: compose will only start stopped replicas."] : []),
-    `Steps: up -d --no-recreate --scale ${service}=${d.replicas} · verify ${d.replicas} running/healthy (≤ ${formatDuration(d.verifyTimeoutMs)})`,
+    ...changes.map((c) => `${escapeHtml(c.service)}: ${c.before ?? "?"} → ${c.replicas} running${c.bounds ? ` (allowed ${c.bounds.min}–${c.bounds.max})` : ""}`),
+    ...(changes.every((c) => c.before === c.replicas) ? ["ℹ already at that count: compose will only start stopped replicas."] : []),
+    `Steps: up -d --no-recreate ${flags} · ${verify} (≤ ${formatDuration(d.verifyTimeoutMs)})`,
+    "The count is kept: later deploys and rollbacks pass it to compose.",
   ].join("\n");
 }
 
 function payoutsBody(d: PayoutsPlanData): string {
   const c = d.current;
   const state = c?.paused
-    ? `now: PAUSED by ${c.byName ? `@${escapeHtml(c.byName)}` : "?"} ${formatAgo(new Date(c.since), new Date(d.plannedAt))}${c.reason ? `: ${escapeHtml(c.reason)}` : ""}`
+    ? `now: PAUSED by ${escapeHtml(personName({ userId: c.byUserId, username: c.byName }))} ${formatAgo(new Date(c.since), new Date(d.plannedAt))}${c.reason ? `: ${escapeHtml(c.reason)}` : ""}`
     : "now: running (as far as opsgram knows)";
   return `${state}\nRuns payouts.${d.pause ? "pause" : "resume"}, then checks payouts.status.`;
 }

@@ -1,4 +1,5 @@
-import { escapeHtml, formatAgo, formatBytes, formatDuration } from "../../shared/format.js";
+import { escapeHtml, formatAgo, formatBytes, formatDuration, personName } from "../../shared/format.js";
+import { redactText } from "../../shared/redact.js";
 import type { BackupRecord, DeploymentRecord, PayoutsState } from "../../operations/model.js";
 import type { ServiceLogs, TargetStatus } from "../../operations/status.js";
 import { isHealthy } from "../../shared/containers.js";
@@ -23,7 +24,7 @@ export function renderStatus(s: TargetStatus): string {
   } else {
     lines.push(`${name} · ⚠ unreachable: ${escapeHtml(s.head.error)}`);
   }
-  if (s.containers.ok) lines.push(...renderServices(config.services, s.containers.value));
+  if (s.containers.ok) lines.push(...renderServices(config.services, s.containers.value, s.desired?.ok ? s.desired.value : {}));
   else if (s.head.ok) lines.push(`⚠ docker: ${escapeHtml(s.containers.error)}`);
 
   if (!s.lastDeploy.ok) lines.push(`deploy: ⚠ ${escapeHtml(s.lastDeploy.error)}`);
@@ -34,7 +35,7 @@ export function renderStatus(s: TargetStatus): string {
   else if (!s.lock.value) lines.push("lock: free");
   else {
     const l = s.lock.value;
-    const holder = l.holderName ? `@${escapeHtml(l.holderName)}` : "?";
+    const holder = escapeHtml(personName({ userId: l.holderUserId, username: l.holderName }));
     lines.push(
       l.kind === "freeze"
         ? `🧊 frozen by ${holder} ${formatAgo(l.since, now)}${l.reason ? `: ${escapeHtml(l.reason)}` : ""}`
@@ -58,11 +59,12 @@ export function renderStatus(s: TargetStatus): string {
 /** "payouts PAUSED by @operator 2h ago: <reason>" / "payouts running" — one /status line (plain text). */
 export function describePayouts(state: PayoutsState | null, now: Date): string {
   if (!state || !state.paused) return "payouts running";
-  const who = state.byName ? `@${state.byName}` : state.byUserId ? `user ${state.byUserId}` : "?";
+  const who = personName({ userId: state.byUserId, username: state.byName });
   return `payouts PAUSED by ${who} ${formatAgo(state.since, now)}${state.reason ? `: ${state.reason}` : ""}`;
 }
 
-function renderServices(services: Readonly<Record<string, { min: number; max: number }>>, containers: readonly ContainerSummary[]): string[] {
+/** `service running/desired`: desired is the count /scale recorded, else the containers compose made. */
+function renderServices(services: Readonly<Record<string, { min: number; max: number }>>, containers: readonly ContainerSummary[], desired: Readonly<Record<string, number>>): string[] {
   const byService = new Map<string, ContainerSummary[]>();
   for (const c of containers) byService.set(c.service, [...(byService.get(c.service) ?? []), c]);
   for (const name of Object.keys(services)) if (!byService.has(name)) byService.set(name, []);
@@ -70,7 +72,7 @@ function renderServices(services: Readonly<Record<string, { min: number; max: nu
   for (const [service, list] of [...byService].sort(([a], [b]) => a.localeCompare(b))) {
     const running = list.filter((c) => c.state === "running");
     const bounds = Object.hasOwn(services, service) ? services[service] : undefined;
-    const expected = list.length;
+    const expected = Object.hasOwn(desired, service) ? desired[service]! : list.length;
     const unhealthy = running.filter((c) => c.health === "unhealthy").length;
     const starting = running.filter((c) => c.health === "starting").length;
     const healthy = running.filter((c) => c.health === "healthy").length;
@@ -81,6 +83,7 @@ function renderServices(services: Readonly<Record<string, { min: number; max: nu
     if (unhealthy > 0) notes.push(`${unhealthy} unhealthy`);
     if (starting > 0) notes.push(`${starting} starting`);
     if (down.length > 0) notes.push(down.join(", "));
+    if (running.length !== expected) mark = "⚠";
     if (bounds && (running.length < bounds.min || running.length > bounds.max)) {
       mark = "⚠";
       notes.push(`allowed ${bounds.min}–${bounds.max}`);
@@ -98,22 +101,23 @@ function renderDeployment(d: DeploymentRecord, now: Date): string {
   const icon = { running: "⏳", succeeded: "✅", failed: "❌", rolled_back: "↩", interrupted: "⚠" }[d.status];
   const what = d.kind === "rollback" ? `rollback ${d.ref ?? ""}` : (d.ref ?? "");
   const took = d.finishedAt ? ` in ${formatDuration(d.finishedAt.getTime() - d.startedAt.getTime())}` : "";
-  return `${icon} #${d.id} ${escapeHtml(what)} <code>${(d.sha ?? "").slice(0, 7)}</code> by ${d.requestedByName ? `@${escapeHtml(d.requestedByName)}` : "?"} ${formatAgo(d.startedAt, now)}${took}`;
+  return `${icon} #${d.id} ${escapeHtml(what)} <code>${(d.sha ?? "").slice(0, 7)}</code> by ${escapeHtml(personName({ userId: d.requestedBy, username: d.requestedByName }))} ${formatAgo(d.startedAt, now)}${took}`;
 }
 
-/** /logs: in the message when it fits, else as a file with the caption. */
+/** /logs: in the message when it fits, else as a file with the caption. Several replicas: each line names its replica. */
 export function renderLogs(logs: ServiceLogs): ReadReply {
-  const service = escapeHtml(logs.service);
+  const services = escapeHtml(logs.services.join(", "));
   const target = escapeHtml(logs.target);
-  if (logs.replicas.length === 0) return { status: "ok", html: `${service} has no containers on ${target}.` };
-  const chunks = logs.replicas.map((r) => {
-    const body = r.text.ok ? r.text.value : `(could not read: ${r.text.error})`;
-    return logs.replicas.length > 1 ? `── ${r.name} (${r.state}) ──\n${body}` : body;
-  });
-  const content = chunks.join("\n").trimEnd() || "(no output)";
-  const caption = `${service} on ${target}: last ${logs.lines} lines${logs.replicas.length > 1 ? ` of ${logs.replicas.length} replicas` : ""}`;
-  const html = `${caption}\n<pre>${escapeHtml(content)}</pre>`;
-  if (html.length > MAX_MESSAGE_CHARS) return { status: "document", filename: `${logs.target}-${logs.service}-${logs.lines}.log`, content, caption };
+  if (logs.replicas.length === 0) return { status: "ok", html: `${services} ${logs.services.length > 1 ? "have" : "has"} no containers on ${target}.` };
+  const prefix = logs.replicas.length > 1;
+  const body = logs.entries.map((l) => (prefix ? `${l.replica} | ${l.text}` : l.text));
+  const failed = logs.errors.map((e) => `(${e.replica}: could not read: ${e.error})`);
+  // operations/ masked it already; masking again here costs nothing and keeps bot/'s promise.
+  const content = redactText([...failed, ...body].join("\n").trimEnd()) || (logs.grep ? "(no matching lines)" : "(no output)");
+  const filters = [logs.since ? `since ${logs.since}` : "", logs.grep ? `matching /${logs.grep}/i` : ""].filter(Boolean).join(", ");
+  const caption = `${logs.services.join(", ")} on ${logs.target}: last ${logs.lines} lines${filters ? ` ${filters}` : ""}${logs.replicas.length > 1 ? ` of ${logs.replicas.length} replicas` : ""}`;
+  const html = `${escapeHtml(caption)}\n<pre>${escapeHtml(content)}</pre>`;
+  if (html.length > MAX_MESSAGE_CHARS) return { status: "document", filename: `${logs.target}-${logs.services.join("+")}-${logs.lines}.log`, content, caption: escapeHtml(caption) };
   return { status: "ok", html };
 }
 

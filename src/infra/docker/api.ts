@@ -134,11 +134,19 @@ export class DockerodeApi implements DockerApi {
     return summaryFromInspect(await this.inspectRaw(containerId));
   }
 
-  async logs(containerId: string, tail: number): Promise<string> {
+  async logs(containerId: string, tail: number, options: { sinceSeconds?: number; timestamps?: boolean } = {}): Promise<string> {
     if (!Number.isInteger(tail) || tail < 1) throw new TypeError("tail must be a positive integer");
     const info = await this.inspectRaw(containerId);
     const body = await this.call("logs", (abortSignal) =>
-      this.docker.getContainer(containerId).logs({ stdout: true, stderr: true, tail, follow: false, abortSignal }),
+      this.docker.getContainer(containerId).logs({
+        stdout: true,
+        stderr: true,
+        tail,
+        follow: false,
+        abortSignal,
+        ...(options.timestamps ? { timestamps: true } : {}),
+        ...(options.sinceSeconds !== undefined ? { since: Math.floor(Date.now() / 1000) - options.sinceSeconds } : {}),
+      }),
     );
     // docker-modem hands back JSON-looking output parsed; take it back to bytes.
     const raw = Buffer.isBuffer(body) ? body : Buffer.from(typeof body === "string" ? body : JSON.stringify(body));

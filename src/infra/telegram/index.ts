@@ -2,3 +2,4 @@
 export { configureApi, API_MAX_DELAY_SECONDS, API_MAX_RETRY_ATTEMPTS } from "./configure-api.js";
 export { TelegramNotifier, type TelegramNotifierOptions } from "./notifier.js";
 export { TelegramSendError } from "./errors.js";
+export { BotApiWebhookInfo, type BotApiWebhookInfoOptions } from "./webhook-info.js";

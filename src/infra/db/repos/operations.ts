@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, inArray, lte, ne } from "drizzle-orm";
+import { and, asc, eq, gt, inArray, isNull, lte, ne, or } from "drizzle-orm";
 import type {
   ClaimRequest,
   NewOperation,
@@ -14,6 +14,7 @@ import { DrizzleBackupsRepo } from "./backups.js";
 import { DrizzleDeploymentsRepo } from "./deployments.js";
 import { DrizzleLocksRepo } from "./locks.js";
 import { DrizzlePayoutsRepo } from "./payouts.js";
+import { DrizzleReplicasRepo } from "./replicas.js";
 
 function toRecord(row: OperationRow): OperationRecord {
   return {
@@ -86,11 +87,14 @@ export class DrizzleOperationsRepo implements OperationsRepo {
   async claim(id: string, request: ClaimRequest): Promise<OperationRecord | null> {
     const [row] = await this.db
       .update(operations)
-      .set({ status: "confirmed", confirmedBy: request.userId, confirmedAt: request.now })
+      .set({ status: "confirmed", confirmedBy: request.userId, confirmedAt: request.now, messageId: request.on.messageId })
       .where(
         and(
           eq(operations.id, id),
           eq(operations.status, "awaiting_confirmation"),
+          // Bound to the plan's message: a callback_data replayed anywhere else claims nothing.
+          eq(operations.chatId, request.on.chatId),
+          or(eq(operations.messageId, request.on.messageId), isNull(operations.messageId)),
           // A NULL expiry compares as unknown: such a row can never be confirmed.
           gt(operations.expiresAt, request.now),
           request.excludeRequester ? ne(operations.requestedBy, request.userId) : undefined,
@@ -135,5 +139,6 @@ export function createOperationRepositories(db: Db): OperationRepositories {
     deployments: new DrizzleDeploymentsRepo(db),
     backups: new DrizzleBackupsRepo(db),
     payouts: new DrizzlePayoutsRepo(db),
+    replicas: new DrizzleReplicasRepo(db),
   };
 }

@@ -2,7 +2,7 @@ import { sql } from "drizzle-orm";
 import { bigint, bigserial, check, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
 import { oneOf } from "./sql-helpers.js";
 
-export const INCIDENT_SOURCES = ["service", "docker", "http", "disk", "backup", "payouts", "reachability"] as const;
+export const INCIDENT_SOURCES = ["service", "docker", "http", "disk", "backup", "payouts", "reachability", "telegram", "tls"] as const;
 export type IncidentSource = (typeof INCIDENT_SOURCES)[number];
 
 export const INCIDENT_STATES = ["open", "acked", "muted", "resolved"] as const;

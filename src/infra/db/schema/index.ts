@@ -14,3 +14,5 @@ export * from "./alert-outbox.js";
 export * from "./mutes.js";
 export * from "./audit-digests.js";
 export * from "./health-watch.js";
+export * from "./service-replicas.js";
+

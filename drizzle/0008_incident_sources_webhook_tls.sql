@@ -1,0 +1,2 @@
+ALTER TABLE "incidents" DROP CONSTRAINT "incidents_source_check";--> statement-breakpoint
+ALTER TABLE "incidents" ADD CONSTRAINT "incidents_source_check" CHECK ("source" IN ('service', 'docker', 'http', 'disk', 'backup', 'payouts', 'reachability', 'telegram', 'tls'));
