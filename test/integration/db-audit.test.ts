@@ -158,6 +158,7 @@ describe("database on the embedded Postgres (the default)", () => {
       "operations",
       "payouts_state",
       "processed_updates",
+      "service_replicas",
     ]);
   });
 
