@@ -189,9 +189,28 @@ export interface BackupRecord {
   createdAt: Date;
   prunedAt: Date | null;
   error: string | null;
+  /** Proven by content; false when only the header could be checked (shown ⚠ unverified). */
+  verified: boolean;
+  verification: string | null;
+  /** Taken by deploy's backupFirst for this deployment. */
+  deploymentId: number | null;
+  /** Last successful drill of this file. */
+  drilledAt: Date | null;
 }
 
-export type NewBackup = Omit<BackupRecord, "id" | "prunedAt">;
+export type NewBackup = Omit<BackupRecord, "id" | "prunedAt" | "drilledAt">;
+
+/** One drill: a backup restored into a scratch database. */
+export interface DrillRecord {
+  id: number;
+  target: string;
+  backupId: number | null;
+  path: string | null;
+  ok: boolean;
+  startedAt: Date;
+  durationMs: number;
+  error: string | null;
+}
 
 export interface BackupsRepo {
   insert(b: NewBackup): Promise<BackupRecord>;
@@ -201,6 +220,11 @@ export interface BackupsRepo {
   /** Succeeded (not yet pruned) backups of a target, newest first: what pruning works on. */
   kept(target: string): Promise<BackupRecord[]>;
   markPruned(id: number, at: Date): Promise<void>;
+  get(id: number): Promise<BackupRecord | null>;
+  /** The backup deploy's backupFirst took for a deployment, if any. */
+  byDeployment(deploymentId: number): Promise<BackupRecord | null>;
+  recordDrill(d: Omit<DrillRecord, "id">): Promise<DrillRecord>;
+  lastDrill(target: string, ok?: boolean): Promise<DrillRecord | null>;
 }
 
 export interface PayoutsState {

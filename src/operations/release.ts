@@ -113,7 +113,7 @@ export interface ReleaseSpec {
   /** The commit may have arrived on the remote since planning (deploy), or must already be there (rollback). */
   fetchIfMissing: boolean;
   /** A step before the pass that changes nothing live (deploy's backup); its failure ends the run. */
-  before?: { id: string; title: string; run(): Promise<unknown>; failed: RichText };
+  before?: { id: string; title: string; run(deploymentId: number): Promise<unknown>; failed: RichText };
   forward: (ctx: RunContext) => ReleaseStep[];
   succeeded: RichText;
   /** Decides the outcome when the pass failed, given what was live before. */
@@ -148,7 +148,7 @@ export async function runRelease(ctx: RunContext, spec: ReleaseSpec): Promise<Ru
   };
   if (spec.before) {
     try {
-      await spec.before.run();
+      await spec.before.run(deployment.id);
     } catch {
       return close({ status: "failed", summary: spec.before.failed });
     }

@@ -117,6 +117,13 @@ export function renderLogs(logs: ServiceLogs): ReadReply {
   return { status: "ok", html };
 }
 
+/** How far a backup is proven: 🧪 restored in a drill, ✓ verified by content, ⚠ header only. */
+export function backupMark(b: Pick<BackupRecord, "status" | "verified" | "drilledAt">): string {
+  if (b.status === "pruned") return "– (pruned)";
+  if (b.drilledAt) return "🧪 drilled";
+  return b.verified ? "✓ verified" : "⚠ unverified";
+}
+
 /** The `/backups` list: newest first, compact for a phone (plain text). */
 export function renderBackups(target: string, backups: readonly BackupRecord[], now: Date): string {
   if (backups.length === 0) return `No backups recorded for ${target} yet. /backup takes one.`;
@@ -125,8 +132,8 @@ export function renderBackups(target: string, backups: readonly BackupRecord[], 
     if (b.status === "failed") return `✗ ${when} — failed: ${b.error ?? "unknown error"}`;
     const size = b.sizeBytes !== null ? formatBytes(b.sizeBytes) : "?";
     const took = b.durationMs !== null ? ` in ${formatDuration(b.durationMs)}` : "";
-    const mark = b.status === "pruned" ? "– (pruned)" : "✓";
-    return `${mark} ${when} · ${size}${took}\n   ${b.path ?? ""}`;
+    const deploy = b.deploymentId !== null ? ` · taken before deploy #${b.deploymentId}` : "";
+    return `${backupMark(b)} ${when} · ${size}${took}${deploy}\n   ${b.path ?? ""}`;
   });
   return `Backups of ${target}, newest first:\n${lines.join("\n")}`;
 }

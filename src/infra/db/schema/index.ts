@@ -13,3 +13,5 @@ export * from "./incidents.js";
 export * from "./alert-outbox.js";
 export * from "./mutes.js";
 export * from "./audit-digests.js";
+export * from "./drills.js";
+export * from "./conversation-state.js";
