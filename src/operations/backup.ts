@@ -4,8 +4,10 @@ import { defineOperation, type OperationsDeps, type PlanOutcome, type RunContext
 import type { BackupRecord } from "./model.js";
 import { StepFailedError } from "./errors.js";
 import type { StepIO } from "./steps.js";
+import { runDrill, type DrillPlanData } from "./drill.js";
 
 export interface BackupPlanData {
+  mode?: "backup";
   dir: string;
   format: BackupFormat;
   keep: number;
@@ -189,10 +191,12 @@ export async function backupStep(ctx: RunContext, id: string, title: string, opt
 }
 
 /** `/backup` as an operation: one step, lock held, no confirmation. */
-export const backupDefinition = defineOperation<BackupPlanData>({
+export const backupDefinition = defineOperation<BackupPlanData | DrillPlanData>({
   kind: "backup",
   usesLock: true,
   async execute(ctx) {
+    // `/backup drill` is a backup-kind operation (same command, same role) with its own run.
+    if (ctx.plan.data.mode === "drill") return runDrill(ctx as RunContext<DrillPlanData>);
     ctx.steps.declare([{ id: "backup", title: "dump + verify" }]);
     const taken = await backupStep(ctx, "backup", "dump + verify");
     const copyLine = taken.copy && !taken.copy.ok ? [` · ⚠ copy failed: ${taken.copy.error} (the local file stays)`] : taken.copy ? [" · copied"] : [];

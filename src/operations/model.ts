@@ -5,7 +5,7 @@
  * The status and kind lists are the source of infra/db/schema's CHECK constraints.
  */
 
-export const OPERATION_KINDS = ["deploy", "rollback", "scale", "backup", "pause_payouts", "resume_payouts"] as const;
+export const OPERATION_KINDS = ["deploy", "rollback", "scale", "backup", "pause_payouts", "resume_payouts", "restore"] as const;
 export type OperationKind = (typeof OPERATION_KINDS)[number];
 
 /**

@@ -71,12 +71,13 @@ export class ChatReporter implements OperationReporter {
   async finished(op: OperationRecord, report: FinalReport): Promise<void> {
     const { outcome, failure } = report;
     const icon = outcome.status === "succeeded" ? "✅" : outcome.status === "rolled_back" ? "↩" : "❌";
-    let finalLine = `${icon} ${richHtml(outcome.summary)} in ${formatDuration(report.durationMs)}`;
+    let finalLine = `${icon} ${richHtml(outcome.summary)} in ${formatDuration(report.durationMs)}${outcome.suffix ? richHtml(outcome.suffix) : ""}`;
     if (outcome.status !== "succeeded" && failure) {
       // Escaped first, then cut at a line boundary, so the cut never splits an entity or the <pre>.
       const tail = fitTail(escapeHtml(lastLines(failure.output, FAILURE_TAIL_LINES)), FAILURE_TAIL_CHARS);
       if (tail) finalLine += `\n<b>${escapeHtml(failure.title)}</b>, last lines:\n<pre>${tail}</pre>`;
     }
+    if (outcome.footer) finalLine += `\n${richHtml(outcome.footer)}`;
     const progress = this.message(op);
     this.live.delete(op.id);
     if (progress) await progress.finish(this.render(op, report, finalLine));

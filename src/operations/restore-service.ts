@@ -1,0 +1,89 @@
+import { who, type OperationEngine, type RequestResult } from "./approvals.js";
+import type { OperationsDeps, TargetHandle } from "./context.js";
+import { planDrill } from "./drill.js";
+import type { BackupRecord } from "./model.js";
+import type { Refused, TargetRequest } from "./requests.js";
+import { planRestore, restorableBackups, restoreUnavailable, type RestorePlanData } from "./restore.js";
+import type { OperationsService } from "./service.js";
+import { lookupTarget } from "./targets.js";
+import type { Actor } from "../shared/ports.js";
+
+export interface RestoreChoices {
+  status: "choices";
+  target: string;
+  backups: BackupRecord[];
+  now: Date;
+}
+
+export interface RestorePreview {
+  status: "preview";
+  target: string;
+  title: string;
+  data: RestorePlanData;
+}
+
+export interface RestoreRequest extends TargetRequest {
+  backupId: number;
+  /** What the person typed to confirm: must be the target's name. */
+  typed: string;
+}
+
+/**
+ * /restore and /backup drill as typed requests. The chat flow (bot/conversations) asks for the
+ * backup and the typed name; the approval itself is still an `operations` row: with fourEyes for
+ * restore someone else confirms it with a button, otherwise the typed name is the confirmation.
+ */
+export class RestoreService {
+  constructor(
+    private readonly deps: OperationsDeps,
+    private readonly engine: OperationEngine,
+    private readonly service: OperationsService,
+  ) {}
+
+  /** The backups to pick from (newest first), or why this target cannot restore. */
+  async choices(actor: Actor, request: TargetRequest): Promise<RestoreChoices | Refused> {
+    const target = this.target(request);
+    if (!target.ok) return this.service.refuse(actor, "restore", request, target.reason);
+    const unavailable = restoreUnavailable(target.handle);
+    if (unavailable) return this.service.refuse(actor, "restore", request, unavailable, request.target);
+    const backups = await restorableBackups(target.handle, this.deps);
+    if (backups.length === 0) return this.service.refuse(actor, "restore", request, `No backup of ${request.target} to restore. /backup takes one.`, request.target);
+    return { status: "choices", target: request.target, backups, now: this.deps.clock.now() };
+  }
+
+  /** The plan shown before the name is typed (nothing is stored or locked yet). */
+  async preview(actor: Actor, request: TargetRequest & { backupId: number }): Promise<RestorePreview | Refused> {
+    const target = this.target(request);
+    if (!target.ok) return this.service.refuse(actor, "restore", request, target.reason);
+    const planned = await planRestore(target.handle, this.deps, request.backupId);
+    if (planned.status === "refused") return this.service.refuse(actor, "restore", request, planned.reason, request.target);
+    return { status: "preview", target: request.target, title: planned.plan.title, data: planned.plan.data };
+  }
+
+  /** The typed name must be the target's, exactly (case and spaces around aside); anything else runs nothing. */
+  async request(actor: Actor, request: RestoreRequest): Promise<RequestResult> {
+    const target = this.target(request);
+    if (!target.ok) return this.service.refuse(actor, "restore", request, target.reason);
+    if (request.typed.trim().toLowerCase() !== request.target.toLowerCase()) {
+      return this.service.refuse(actor, "restore", { input: [`#${request.backupId}`, "(typed name did not match)"] }, `You typed something other than ${request.target}: cancelled, nothing ran.`, request.target);
+    }
+    await this.deps.audit.append({ ...who(actor), action: "restore", target: request.target, args: { backupId: request.backupId }, outcome: "info", operationId: null, detail: { typedTargetName: true } });
+    const fourEyes = this.deps.config.fourEyes.includes("restore");
+    const handle = target.handle;
+    return this.engine.request(actor, "restore", handle, { backupId: request.backupId }, () => planRestore(handle, this.deps, request.backupId), { confirm: fourEyes });
+  }
+
+  /** `/backup drill [target]`: no confirmation (it touches only the scratch database), takes the lock. */
+  async drill(actor: Actor, request: TargetRequest): Promise<RequestResult> {
+    const target = this.target(request);
+    if (!target.ok) return this.service.refuse(actor, "backup", request, target.reason);
+    const handle = target.handle;
+    return this.engine.request(actor, "backup", handle, { drill: true }, () => planDrill(handle, this.deps), { confirm: false });
+  }
+
+  private target(request: TargetRequest): { ok: true; handle: TargetHandle } | { ok: false; reason: string } {
+    const handle = lookupTarget(this.deps, request.target);
+    if (handle) return { ok: true, handle };
+    return { ok: false, reason: `Unknown target ${JSON.stringify(request.target)}.` };
+  }
+}
