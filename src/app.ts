@@ -9,6 +9,9 @@ import type { BotFeature } from "./bot/context.js";
 import { createAlertsFeature } from "./bot/handlers/alerts.js";
 import { createAuditFeature } from "./bot/handlers/audit.js";
 import { createOperationsFeature } from "./bot/handlers/operations.js";
+import { FLOW_EXPIRED_TEXT, chatOfFlowKey, createRestoreFeature } from "./bot/conversations/restore.js";
+import { PostgresConversationStorage } from "./infra/db/conversation-storage.js";
+import { startBackupSchedules } from "./operations/schedule.js";
 import { createStatusFeature } from "./bot/handlers/status.js";
 import { ChatOperations } from "./bot/operations/chat-commands.js";
 import { ChatReporter } from "./bot/operations/chat-reporter.js";
@@ -197,9 +200,12 @@ export async function startApp(config: Config, log: Logger, options: StartAppOpt
     expected: health.expected,
   });
   const digests = new AuditDigests({ db: database.db, audit, notifier, chatIds: config.env.alertChatIds, log: log.child({ module: "audit" }) });
-  const chat = new ChatOperations(operations.service, operations.status, operations.targetNames);
+  const chat = new ChatOperations(operations.service, operations.status, operations.targetNames, operations.restore);
+  // /restore's flow state lives in Postgres; flows idle past the confirm timeout are ended with a message.
+  const flowStorage = new PostgresConversationStorage(database.db, config.ops.confirmTimeoutSeconds * 1000);
   const features: BotFeature[] = [
     createAuditFeature({ audit, chain: audit, digests }),
+    createRestoreFeature({ restore: operations.restore, targetNames: operations.targetNames, storage: flowStorage, waitMs: config.ops.confirmTimeoutSeconds * 1000 }),
     createOperationsFeature({ chat }),
     createStatusFeature({ chat }),
     createAlertsFeature({ alerts: health.alerts, audit }),
@@ -230,6 +236,14 @@ export async function startApp(config: Config, log: Logger, options: StartAppOpt
     processedUpdates.prune().catch((err: unknown) => log.warn({ err }, "pruning processed_updates failed"));
   }, 3_600_000);
   pruneTimer.unref();
+  const flowSweep = setInterval(() => {
+    flowStorage
+      .sweep()
+      .then((keys) => Promise.allSettled(keys.map(chatOfFlowKey).filter((id): id is number => id !== null).map((id) => notifier.send(id, FLOW_EXPIRED_TEXT))))
+      .catch((err: unknown) => log.warn({ err }, "sweeping expired chat flows failed"));
+  }, 60_000);
+  flowSweep.unref();
+  const backupSchedules = startBackupSchedules({ operations, config: config.ops, notifier, alertChatIds: config.env.alertChatIds, log: log.child({ module: "schedule" }) });
   const dailyDigest =
     config.env.auditDigestHour === null ? null : scheduleDaily(config.env.auditDigestHour, () => digests.publish("daily", null), systemClock, log);
 
@@ -250,6 +264,8 @@ export async function startApp(config: Config, log: Logger, options: StartAppOpt
   return {
     async stop() {
       clearInterval(pruneTimer);
+      clearInterval(flowSweep);
+      await backupSchedules.stop();
       dailyDigest?.stop();
       // Stop taking updates first, then let running work settle, then close what it used.
       if (runner.isRunning()) await runner.stop();
