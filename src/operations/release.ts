@@ -41,7 +41,7 @@ export class PassFailedError extends Error {
 }
 
 /** The steps that put `sha` live; operator steps (migrations …) only when asked (a deploy's forward pass). */
-export function releasePass(ctx: RunContext, kind: PassKind, sha: string, options: { operatorSteps: boolean }): ReleaseStep[] {
+export function releasePass(ctx: RunContext, kind: PassKind, sha: string, options: { operatorSteps: boolean; rollbackSteps?: boolean }): ReleaseStep[] {
   const { config } = ctx.target;
   const spec = composeSpec(config);
   const mark = kind === "rollback" ? "↩ " : "";
@@ -52,7 +52,16 @@ export function releasePass(ctx: RunContext, kind: PassKind, sha: string, option
     run,
   });
   const operatorSteps = options.operatorSteps ? config.deploy.steps : [];
+  // deploy.rollbackSteps (down-migrations) run before the checkout: in the code being left, which
+  // is the code that knows how to undo its own migrations.
+  const downSteps = options.rollbackSteps ? config.deploy.rollbackSteps : [];
   return [
+    ...downSteps.map((s) =>
+      step(s.name, false, async (io) => {
+        await io.execTrusted(s.run, `deploy.rollbackSteps.${s.name}`, { timeoutMs: s.timeoutSeconds * 1000 });
+        return undefined;
+      }, `down-${s.name}`),
+    ),
     step("checkout", false, async (io) => {
       await io.exec(gitCheckoutDetached(sha), { timeoutMs: GIT_TIMEOUT_MS });
       return `${mark}checkout ${short(sha)}`;

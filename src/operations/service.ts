@@ -95,8 +95,8 @@ export class OperationsService {
   }
 
   /** A press on [Confirm]; `pressedOn` is the message the button sat on (the plan's). */
-  async confirm(actor: Actor, operationId: string, pressedOn?: SentMessage): Promise<ButtonResult> {
-    return this.engine.confirm(operationId, actor, pressedOn);
+  async confirm(actor: Actor, operationId: string, pressedOn?: SentMessage, variant: { restoreDatabase?: boolean } = {}): Promise<ButtonResult> {
+    return this.engine.confirm(operationId, actor, pressedOn, variant);
   }
 
   async cancel(actor: Actor, operationId: string, pressedOn?: SentMessage): Promise<ButtonResult> {

@@ -51,7 +51,7 @@ class RecordingShell implements RemoteShell {
 const psql = (sql: string, url = sandbox.appPostgresUrl) => execFileSync(`${sandbox.pgBinDir}/psql`, [url, "-qAtXc", sql], { encoding: "utf8" }).trim();
 const pgRestoreList = (file: string) => execFileSync(`${sandbox.pgBinDir}/pg_restore`, ["--list", file], { encoding: "utf8" });
 
-function buildConfig(backup: Record<string, unknown> = {}): OpsFile {
+function buildConfig(backup: Record<string, unknown> = {}, deploy: Record<string, unknown> = {}): OpsFile {
   const bin = sandbox.pgBinDir;
   const base = new URL(sandbox.appPostgresUrl);
   const scratch = `drill_${process.pid}`;
@@ -68,7 +68,7 @@ function buildConfig(backup: Record<string, unknown> = {}): OpsFile {
         dockerSocket: sandbox.dockerSocket,
         compose: { command: sandbox.composeCommand, project: sandbox.composeProject },
         services: { worker: { min: 1, max: 3 } },
-        deploy: { healthcheck: { url: `http://127.0.0.1:${sandbox.webPort}/health`, from: "target", expectStatus: 200, timeoutSeconds: 15, intervalSeconds: 0.5 } },
+        deploy: { healthcheck: { url: `http://127.0.0.1:${sandbox.webPort}/health`, from: "target", expectStatus: 200, timeoutSeconds: 15, intervalSeconds: 0.5 }, ...deploy },
         backup: {
           command: `${bin}/pg_dump -Fc ${sandbox.appPostgresUrl}`,
           dir: sandbox.backupDir,
@@ -220,4 +220,45 @@ describe("recovery against the sandbox VPS", () => {
     expect(requested?.username).toBe("opsgram (schedule)");
     await schedules.stop();
   }, 60_000);
+
+  it("rollback with the database: [Code + restore DB] puts back the code and a database without the new version's marker; rollbackSteps ran in the checkout being left", async () => {
+    const downLog = join(sandbox.dir, "down-ran-at");
+    const config = buildConfig(
+      { copy: undefined },
+      {
+        backupFirst: true,
+        steps: [{ name: "marker", run: `${sandbox.pgBinDir}/psql ${sandbox.appPostgresUrl} -qXc "INSERT INTO payouts (id, amount) VALUES (999999, 1)"` }],
+        rollbackSteps: [{ name: "downgrade", run: `git rev-parse HEAD > ${downLog}` }],
+      },
+    );
+    const { ops, notifier } = makeOps(config);
+    const head = () => execFileSync("git", ["-C", sandbox.appDir, "rev-parse", "HEAD"], { encoding: "utf8" }).trim();
+    const before = head();
+    const planned = await chatOf(ops).deploy(alice, ["release/v2"]);
+    if (planned.status !== "planned") throw new Error(JSON.stringify(planned));
+    const pressed = await ops.service.confirm(alice, planned.operationId);
+    if (pressed.status !== "confirmed") throw new Error(JSON.stringify(pressed));
+    expect((await pressed.done).status).toBe("succeeded");
+    expect(head()).toBe(sandbox.versions.v2);
+    expect(psql("SELECT count(*) FROM payouts WHERE id = 999999")).toBe("1");
+    const deployment = await repos.deployments.lastSucceeded("prod");
+    const dump = await repos.backups.byDeployment(deployment!.id);
+    expect(dump).toMatchObject({ status: "succeeded", verified: true });
+
+    const rb = await chatOf(ops).rollback(alice, []);
+    if (rb.status !== "planned") throw new Error(JSON.stringify(rb));
+    const plan = notifier.messages.at(-1)!;
+    const buttons = plan.options[0]?.buttons?.flat().map((b) => b.text) ?? [];
+    expect(buttons).toEqual(["↩ Code only", `↩ Code + restore DB from ${dump!.path!.split("/").at(-1)}`, "✖ Cancel"]);
+    expect(plan.texts[0]).toContain(`Deployment #${deployment!.id} took a backup first`);
+    const withDb = await chatOf(ops).press(alice, `op:d:${rb.operationId}`);
+    if (withDb.status !== "confirmed") throw new Error(JSON.stringify(withDb));
+    const final = await withDb.done;
+    const text = notifier.messages.at(-1)!.texts.at(-1)!;
+    expect(final.status, text).toBe("succeeded");
+    expect(head()).toBe(before);
+    expect(readFileSync(downLog, "utf8").trim()).toBe(sandbox.versions.v2);
+    expect(psql("SELECT count(*) FROM payouts WHERE id = 999999")).toBe("0");
+    expect(text).toMatch(/✅ rolled back to <code>[0-9a-f]{7}<\/code> and restored the database from <code>.*<\/code> in .* · safety backup <code>/);
+  }, 240_000);
 });

@@ -102,7 +102,10 @@ export class ChatOperations {
     const button = parseButtonData(data);
     if (!button) return { status: "refused", text: "This button is not known." };
     const { operationId } = button;
-    const result = button.action === "confirm" ? await this.service.confirm(actor, operationId, pressedOn) : await this.service.cancel(actor, operationId, pressedOn);
+    const result =
+      button.action === "confirm"
+        ? await this.service.confirm(actor, operationId, pressedOn, button.restoreDatabase ? { restoreDatabase: true } : {})
+        : await this.service.cancel(actor, operationId, pressedOn);
     if (result.status !== "busy") return result;
     return { status: "refused", text: `${describeLock(result.lock, result.at)} Press Confirm again once it is free.` };
   }

@@ -129,8 +129,15 @@ function rollbackBody(d: RollbackPlanData): string {
   const lines = [`live ${code(short(d.liveSha))} ${escapeHtml(d.liveSubject)}`, `to   ${code(short(d.sha))}${d.because ? ` — ${escapeHtml(d.because)}` : ""}`];
   if (d.gone.entries.length > 0) lines.push(`${countCommits(d.gone)} leave:`, ...listCommits(d.gone, "−"));
   if (d.back.entries.length > 0) lines.push(`${countCommits(d.back)} come in:`, ...listCommits(d.back, "+"));
-  lines.push("⚠ <b>The database is NOT restored</b>: migrations that ran since stay applied.");
-  lines.push(`Steps: checkout · build · up -d · health${d.healthUrl ? ` (${escapeHtml(d.healthUrl)})` : ""}`);
+  const down = d.rollbackSteps && d.rollbackSteps.length > 0 ? `${escapeHtml(d.rollbackSteps.join(" · "))} (in the code being left) · ` : "";
+  if (d.dbBackup) {
+    const file = d.dbBackup.path.split("/").at(-1) ?? d.dbBackup.path;
+    lines.push(`💾 Deployment #${d.dbBackup.deploymentId} took a backup first: ${code(file)} (${d.dbBackup.sizeBytes !== null ? formatBytes(d.dbBackup.sizeBytes) : "?"}, ${escapeHtml(d.dbBackup.createdAt.slice(0, 16).replace("T", " "))} UTC).`);
+    lines.push("<b>[Code only]</b> leaves the database as it is. <b>[Code + restore DB]</b> then restores that file (a safety backup of the current database is taken first; everything written since is replaced).");
+  } else {
+    lines.push("⚠ <b>The database is NOT restored</b>: migrations that ran since stay applied.");
+  }
+  lines.push(`Steps: ${down}checkout · build · up -d · health${d.healthUrl ? ` (${escapeHtml(d.healthUrl)})` : ""}`);
   return lines.join("\n");
 }
 
