@@ -20,5 +20,6 @@ ALTER TABLE "backups" ADD COLUMN "verified" boolean DEFAULT false NOT NULL;--> s
 ALTER TABLE "backups" ADD COLUMN "verification" text;--> statement-breakpoint
 ALTER TABLE "backups" ADD COLUMN "deployment_id" bigint;--> statement-breakpoint
 ALTER TABLE "backups" ADD COLUMN "drilled_at" timestamp with time zone;--> statement-breakpoint
+ALTER TABLE "backups" ADD COLUMN "copy_error" text;--> statement-breakpoint
 CREATE INDEX "backup_drills_target_id_idx" ON "backup_drills" USING btree ("target","id" DESC NULLS LAST);--> statement-breakpoint
 ALTER TABLE "operations" ADD CONSTRAINT "operations_kind_check" CHECK ("kind" IN ('deploy', 'rollback', 'scale', 'backup', 'pause_payouts', 'resume_payouts', 'restore'));

@@ -167,7 +167,14 @@ export async function startApp(config: Config, log: Logger, options: StartAppOpt
   const healthTargets: Record<string, HealthTarget> = {};
   for (const [name, c] of connections) {
     targetPorts[name] = { shell: c.shell, docker: c.docker };
-    healthTargets[name] = { shell: c.shell, docker: c.docker, project: c.project, config: config.ops.targets[name]!.health };
+    const backup = config.ops.targets[name]!.backup;
+    healthTargets[name] = {
+      shell: c.shell,
+      docker: c.docker,
+      project: c.project,
+      config: config.ops.targets[name]!.health,
+      backup: backup ? { drill: backup.drill !== undefined, drillMaxAgeDays: backup.drillMaxAgeDays } : undefined,
+    };
   }
 
   // Operations and alerts talk to Telegram through their own Api with bounded, paced retries;

@@ -45,6 +45,8 @@ import { DockerMonitor } from "./docker-monitor.js";
 import { ExpectedChangeRegistry, type ExpectedChanges } from "./expected-changes.js";
 import type { BackupAges, IncidentStore, OutboxStore, PayoutsStates } from "./ports.js";
 import { CheckScheduler } from "./scheduler.js";
+import { drillHealth, lastBackupFailed, type RecoveryStates } from "./recovery-checks.js";
+import { DrizzleBackupsRepo } from "../infra/db/repos/backups.js";
 import { HealthService, type AlertsControl } from "./service.js";
 
 export type { ExpectedChange, ExpectedChanges } from "./expected-changes.js";
@@ -58,6 +60,8 @@ export interface HealthTarget {
   /** Compose project name (the `com.docker.compose.project` label). */
   project: string;
   config: TargetConfig["health"];
+  /** Backups configured: the last-backup alert; with `drill`, the drill alerts too. */
+  backup?: { drill: boolean; drillMaxAgeDays: number } | undefined;
 }
 
 /** Knobs with production defaults; tests shorten them. */
@@ -90,6 +94,8 @@ export interface StartHealthOptions {
   clock?: Clock;
   /** Latest successful backup per target; default: the backups table of `db`. */
   backups?: BackupAges;
+  /** Last backup attempt and drills per target; default: the backups tables of `db`. */
+  recovery?: RecoveryStates;
   /** Payouts state per target; default: the payouts_state table of `db`. */
   payouts?: PayoutsStates;
   tuning?: HealthTuning;
@@ -184,6 +190,11 @@ export async function startHealth(options: StartHealthOptions): Promise<HealthHa
     checks.push(reachability(ctx, target.shell, cfg.reachabilityIntervalSeconds, remindEveryMs));
     if (cfg.backupMaxAgeHours !== undefined) {
       checks.push(backupAge(ctx, options.backups ?? readers, cfg.backupMaxAgeHours, t.backupCheckIntervalMs ?? 300_000, remindEveryMs));
+    }
+    if (target.backup) {
+      const recovery = options.recovery ?? new DrizzleBackupsRepo(options.db);
+      checks.push(lastBackupFailed(ctx, recovery, t.backupCheckIntervalMs ?? 60_000, remindEveryMs));
+      if (target.backup.drill) checks.push(drillHealth(ctx, recovery, target.backup.drillMaxAgeDays, t.backupCheckIntervalMs ?? 300_000, remindEveryMs));
     }
     if (cfg.payoutsPausedReminderMinutes !== undefined) {
       checks.push(payoutsPaused(ctx, options.payouts ?? readers, cfg.payoutsPausedReminderMinutes, t.payoutsCheckIntervalMs ?? 60_000));

@@ -178,7 +178,10 @@ export async function backupStep(ctx: RunContext, id: string, title: string, opt
       }
       const { record, pruned } = await recordAndPrune(io, ctx.target, ctx.deps, ctx.op.id, taken, deploymentId);
       const copy = taken.verified && ctx.target.config.backup?.copy ? await copyOffsite(io, ctx.target, taken.path) : null;
-      if (copy && !copy.ok) await ctx.audit("failed", { copy: copy.error, path: taken.path }, "backup.copy");
+      if (copy && !copy.ok) {
+        await ctx.audit("failed", { copy: copy.error, path: taken.path }, "backup.copy");
+        await ctx.deps.repos.backups.setCopyError(record.id, copy.error ?? "backup.copy failed");
+      }
       return {
         summary: `backup ${formatBytes(taken.sizeBytes)}${taken.verified ? "" : " ⚠ unverified"}${pruned ? ` (pruned ${pruned})` : ""}${copy ? (copy.ok ? " · copied" : " · ⚠ copy failed") : ""}`,
         value: { ...taken, record, copy },

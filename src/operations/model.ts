@@ -196,9 +196,11 @@ export interface BackupRecord {
   deploymentId: number | null;
   /** Last successful drill of this file. */
   drilledAt: Date | null;
+  /** backup.copy failed for this backup (the local file stays). */
+  copyError: string | null;
 }
 
-export type NewBackup = Omit<BackupRecord, "id" | "prunedAt" | "drilledAt">;
+export type NewBackup = Omit<BackupRecord, "id" | "prunedAt" | "drilledAt" | "copyError">;
 
 /** One drill: a backup restored into a scratch database. */
 export interface DrillRecord {
@@ -225,6 +227,9 @@ export interface BackupsRepo {
   byDeployment(deploymentId: number): Promise<BackupRecord | null>;
   recordDrill(d: Omit<DrillRecord, "id">): Promise<DrillRecord>;
   lastDrill(target: string, ok?: boolean): Promise<DrillRecord | null>;
+  setCopyError(id: number, error: string): Promise<void>;
+  /** The newest backup attempt that is not pruned (failed or kept): what the last-backup alert reads. */
+  lastAttempt(target: string): Promise<BackupRecord | null>;
 }
 
 export interface PayoutsState {

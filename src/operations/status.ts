@@ -6,7 +6,7 @@ import type { TargetConfig } from "../config/file.js";
 import type { OperationsDeps, TargetHandle } from "./context.js";
 import { readHead, readHeadTag } from "./git-state.js";
 import type { TargetLocks } from "./lock.js";
-import type { BackupRecord, DeploymentRecord, LockRecord, PayoutsState } from "./model.js";
+import type { DrillRecord, BackupRecord, DeploymentRecord, LockRecord, PayoutsState } from "./model.js";
 import type { Actor, ContainerSummary } from "../shared/ports.js";
 import type { LogsRequest, Refused, TargetRequest } from "./requests.js";
 import type { OperationsService } from "./service.js";
@@ -37,6 +37,8 @@ export interface TargetStatus {
   lock: Part<LockRecord | null>;
   payouts: Part<PayoutsState | null>;
   lastBackup: Part<BackupRecord | null>;
+  /** The last successful drill (undefined: the target has no backup.drill). */
+  lastDrill?: Part<DrillRecord | null>;
 }
 
 /** The last lines of each replica of a service (already masked). */
@@ -80,7 +82,8 @@ export class StatusService {
       this.part(repos.payouts.get(target.name), ms, "payouts"),
       this.part(repos.backups.lastSucceeded(target.name), ms, "backups"),
     ]);
-    return { target: target.name, config: target.config, now: this.deps.clock.now(), head, containers, lastDeploy, lock, payouts, lastBackup };
+    const lastDrill = target.config.backup?.drill ? await this.part(repos.backups.lastDrill(target.name, true), ms, "drills") : undefined;
+    return { target: target.name, config: target.config, now: this.deps.clock.now(), head, containers, lastDeploy, lock, payouts, lastBackup, ...(lastDrill ? { lastDrill } : {}) };
   }
 
   /** `/logs <service> [lines] [target]`: the last lines of each replica. */

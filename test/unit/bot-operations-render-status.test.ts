@@ -25,7 +25,7 @@ describe("/status, /logs and /backups rendering", () => {
   });
 
   it("backups: newest first, failed and pruned ones marked", () => {
-    const base = { target: "prod", operationId: null, prunedAt: null, error: null, verified: true, verification: "closing line", deploymentId: null, drilledAt: null } as const;
+    const base = { target: "prod", operationId: null, prunedAt: null, error: null, verified: true, verification: "closing line", deploymentId: null, drilledAt: null, copyError: null } as const;
     const list: BackupRecord[] = [
       { ...base, id: 4, path: "/b/prod-4.dump", sizeBytes: 1024, durationMs: 1_000, status: "succeeded", createdAt: new Date("2026-11-22T04:30:00Z"), verified: false, deploymentId: 12 },
       { ...base, id: 3, path: "/b/prod-3.dump", sizeBytes: 1024, durationMs: 1_000, status: "succeeded", createdAt: new Date("2026-11-22T04:10:00Z"), drilledAt: new Date("2026-11-22T04:20:00Z") },

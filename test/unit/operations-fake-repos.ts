@@ -156,7 +156,7 @@ export class MemoryBackups implements BackupsRepo {
   rows: BackupRecord[] = [];
   drills: DrillRecord[] = [];
   async insert(b: NewBackup) {
-    const row = { ...b, id: this.rows.length + 1, prunedAt: null, drilledAt: null };
+    const row = { ...b, id: this.rows.length + 1, prunedAt: null, drilledAt: null, copyError: null };
     this.rows.push(row);
     return { ...row };
   }
@@ -185,6 +185,13 @@ export class MemoryBackups implements BackupsRepo {
     const b = this.rows.find((r) => r.id === d.backupId);
     if (d.ok && b) b.drilledAt = d.startedAt;
     return { ...row };
+  }
+  async setCopyError(id: number, error: string) {
+    const r = this.rows.find((x) => x.id === id);
+    if (r) r.copyError = error;
+  }
+  async lastAttempt(target: string) {
+    return [...this.rows].reverse().find((r) => r.target === target && r.status !== "pruned") ?? null;
   }
   async lastDrill(target: string, ok?: boolean) {
     return [...this.drills].reverse().find((d) => d.target === target && (ok === undefined || d.ok === ok)) ?? null;

@@ -49,8 +49,14 @@ export function renderStatus(s: TargetStatus): string {
     else if (!s.lastBackup.value) lines.push("backup: none yet");
     else {
       const b = s.lastBackup.value;
-      lines.push(`backup: ${formatAgo(b.createdAt, now)} · ${b.sizeBytes !== null ? formatBytes(b.sizeBytes) : "?"}`);
+      lines.push(`backup: ${formatAgo(b.createdAt, now)} · ${b.sizeBytes !== null ? formatBytes(b.sizeBytes) : "?"}${b.verified ? "" : " · ⚠ unverified"}`);
     }
+  }
+  if (s.lastDrill) {
+    const d = s.lastDrill;
+    if (!d.ok) lines.push(`drill: ⚠ ${escapeHtml(d.error)}`);
+    else if (!d.value) lines.push("drill: none succeeded yet (/backup drill)");
+    else lines.push(`🧪 last good drill: ${formatAgo(d.value.startedAt, now)} · ${escapeHtml(d.value.path?.split("/").at(-1) ?? "?")} restored in ${formatDuration(d.value.durationMs)}`);
   }
   return lines.join("\n");
 }

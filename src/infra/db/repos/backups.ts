@@ -1,4 +1,4 @@
-import { and, desc, eq } from "drizzle-orm";
+import { and, desc, eq, ne } from "drizzle-orm";
 import type { BackupRecord, BackupsRepo, DrillRecord, NewBackup } from "../../../operations/model.js";
 import type { Db } from "../client.js";
 import { backupDrills, backups, type BackupRow } from "../schema/index.js";
@@ -70,5 +70,19 @@ export class DrizzleBackupsRepo implements BackupsRepo {
     const where = ok === undefined ? eq(backupDrills.target, target) : and(eq(backupDrills.target, target), eq(backupDrills.ok, ok));
     const [row] = await this.db.select().from(backupDrills).where(where).orderBy(desc(backupDrills.id)).limit(1);
     return row ? { ...row } : null;
+  }
+
+  async setCopyError(id: number, error: string): Promise<void> {
+    await this.db.update(backups).set({ copyError: error }).where(eq(backups.id, id));
+  }
+
+  async lastAttempt(target: string): Promise<BackupRecord | null> {
+    const [row] = await this.db
+      .select()
+      .from(backups)
+      .where(and(eq(backups.target, target), ne(backups.status, "pruned")))
+      .orderBy(desc(backups.id))
+      .limit(1);
+    return row ? toRecord(row) : null;
   }
 }

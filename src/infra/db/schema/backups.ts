@@ -26,6 +26,8 @@ export const backups = pgTable(
     deploymentId: bigint("deployment_id", { mode: "number" }),
     /** The last successful drill of this file (restored into a scratch database). */
     drilledAt: timestamp("drilled_at", { withTimezone: true }),
+    /** backup.copy failed for this (verified, kept) backup: an alert until a later backup copies. */
+    copyError: text("copy_error"),
   },
   (t) => [
     index("backups_target_id_idx").on(t.target, t.id.desc()),
