@@ -261,4 +261,15 @@ describe("recovery against the sandbox VPS", () => {
     expect(psql("SELECT count(*) FROM payouts WHERE id = 999999")).toBe("0");
     expect(text).toMatch(/✅ rolled back to <code>[0-9a-f]{7}<\/code> and restored the database from <code>.*<\/code> in .* · safety backup <code>/);
   }, 240_000);
+
+  it("chat flow state round-trips through Postgres; idle flows read as gone and are swept", async () => {
+    const { PostgresConversationStorage } = await import("../../src/infra/db/conversation-storage.js");
+    const store = new PostgresConversationStorage(database.db, 60_000);
+    const value = { version: [0, 1] as [0, number], state: { restore: [{ args: '["prod"]', interrupts: [1], replay: { send: [], receive: [] } }] } };
+    await store.write("flow:-100", value as never);
+    expect(await store.read("flow:-100")).toEqual(value);
+    expect(await store.sweep(new Date(Date.now() + 30_000))).toEqual([]);
+    expect(await store.sweep(new Date(Date.now() + 120_000))).toEqual(["flow:-100"]);
+    expect(await store.read("flow:-100")).toBeUndefined();
+  });
 });
