@@ -9,6 +9,7 @@ import type { BotFeature } from "./bot/context.js";
 import { createAlertsFeature } from "./bot/handlers/alerts.js";
 import { createAuditFeature } from "./bot/handlers/audit.js";
 import { createOperationsFeature } from "./bot/handlers/operations.js";
+import { createRollbackPickerFeature } from "./bot/handlers/rollback-picker.js";
 import { FLOW_EXPIRED_TEXT, chatOfFlowKey, createRestoreFeature } from "./bot/conversations/restore.js";
 import { PostgresConversationStorage } from "./infra/db/conversation-storage.js";
 import { startBackupSchedules } from "./operations/schedule.js";
@@ -214,6 +215,7 @@ export async function startApp(config: Config, log: Logger, options: StartAppOpt
     createAuditFeature({ audit, chain: audit, digests }),
     createRestoreFeature({ restore: operations.restore, targetNames: operations.targetNames, storage: flowStorage, waitMs: config.ops.confirmTimeoutSeconds * 1000 }),
     createOperationsFeature({ chat }),
+    createRollbackPickerFeature({ restore: operations.restore, chat }),
     createStatusFeature({ chat }),
     createAlertsFeature({ alerts: health.alerts, audit }),
   ];

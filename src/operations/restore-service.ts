@@ -1,7 +1,7 @@
 import { who, type OperationEngine, type RequestResult } from "./approvals.js";
 import type { OperationsDeps, TargetHandle } from "./context.js";
 import { planDrill } from "./drill.js";
-import type { BackupRecord } from "./model.js";
+import type { BackupRecord, DeploymentRecord } from "./model.js";
 import type { Refused, TargetRequest } from "./requests.js";
 import { planRestore, restorableBackups, restoreUnavailable, type RestorePlanData } from "./restore.js";
 import type { OperationsService } from "./service.js";
@@ -71,6 +71,19 @@ export class RestoreService {
     const fourEyes = this.deps.config.fourEyes.includes("restore");
     const handle = target.handle;
     return this.engine.request(actor, "restore", handle, { backupId: request.backupId }, () => planRestore(handle, this.deps, request.backupId), { confirm: fourEyes });
+  }
+
+  /**
+   * [Choose another…] on a rollback plan: the recent deployments of that plan's target (to go back
+   * to what one of them put live). The plan being replaced is cancelled so only one waits.
+   */
+  async rollbackChoices(actor: Actor, operationId: string): Promise<{ status: "choices"; target: string; deployments: DeploymentRecord[]; now: Date } | Refused> {
+    const op = await this.deps.repos.operations.get(operationId);
+    if (!op || op.kind !== "rollback") return { status: "refused", reason: "This plan is unknown." };
+    if (op.status === "awaiting_confirmation") await this.service.cancel(actor, operationId);
+    const deployments = (await this.deps.repos.deployments.recent(op.target, 8)).filter((d) => d.sha && d.status === "succeeded");
+    if (deployments.length === 0) return { status: "refused", reason: `No earlier successful deployment of ${op.target} is recorded.` };
+    return { status: "choices", target: op.target, deployments, now: this.deps.clock.now() };
   }
 
   /** `/backup drill [target]`: no confirmation (it touches only the scratch database), takes the lock. */

@@ -249,7 +249,7 @@ describe("recovery against the sandbox VPS", () => {
     if (rb.status !== "planned") throw new Error(JSON.stringify(rb));
     const plan = notifier.messages.at(-1)!;
     const buttons = plan.options[0]?.buttons?.flat().map((b) => b.text) ?? [];
-    expect(buttons).toEqual(["↩ Code only", `↩ Code + restore DB from ${dump!.path!.split("/").at(-1)}`, "✖ Cancel"]);
+    expect(buttons).toEqual(["↩ Code only", `↩ Code + restore DB from ${dump!.path!.split("/").at(-1)}`, "✖ Cancel", "Choose another…"]);
     expect(plan.texts[0]).toContain(`Deployment #${deployment!.id} took a backup first`);
     const withDb = await chatOf(ops).press(alice, `op:d:${rb.operationId}`);
     if (withDb.status !== "confirmed") throw new Error(JSON.stringify(withDb));

@@ -10,14 +10,21 @@ export const BUTTON_DATA_PATTERN = /^op:([cdx]):([A-Za-z0-9_-]{16})$/;
 /** Telegram's limit for button data; anything longer is not ours. */
 const MAX_BUTTON_DATA = 64;
 
-export function confirmButtons(id: string, withDatabase?: { file: string }): InlineButton[][] {
+/** [Choose another…] under a rollback plan: `rb:l:<operation id>`; a picked deployment is `rb:t:<id>`. */
+export const ROLLBACK_LIST_PATTERN = /^rb:l:([A-Za-z0-9_-]{16})$/;
+export const ROLLBACK_TO_PATTERN = /^rb:t:(\d{1,12}):([A-Za-z0-9_-]{1,40})$/;
+
+export function confirmButtons(id: string, withDatabase?: { file: string }, chooseAnother = false): InlineButton[][] {
+  const another: InlineButton[][] = chooseAnother ? [[{ text: "Choose another…", data: `rb:l:${id}` }]] : [];
   if (withDatabase) {
     return [
       [{ text: "↩ Code only", data: `${CONFIRM_PREFIX}${id}` }],
       [{ text: `↩ Code + restore DB from ${withDatabase.file}`, data: `${CONFIRM_WITH_DB_PREFIX}${id}` }],
       [{ text: "✖ Cancel", data: `${CANCEL_PREFIX}${id}` }],
+      ...another,
     ];
   }
+  if (chooseAnother) return [[{ text: "✅ Confirm", data: `${CONFIRM_PREFIX}${id}` }, { text: "✖ Cancel", data: `${CANCEL_PREFIX}${id}` }], ...another];
   return [[{ text: "✅ Confirm", data: `${CONFIRM_PREFIX}${id}` }, { text: "✖ Cancel", data: `${CANCEL_PREFIX}${id}` }]];
 }
 

@@ -47,7 +47,7 @@ export class ChatReporter implements OperationReporter {
     const text = `${header(op.kind, plan)}\n${renderPlanBody(op.kind, plan.data)}\n<i>Requested by ${mention(info.requester)} · expires in ${formatTimeout(info.expiresInSeconds)}${info.fourEyes ? " · someone else must confirm" : ""}</i>`;
     const dump = op.kind === "rollback" ? (plan.data as { dbBackup?: { path: string } | null }).dbBackup : null;
     const withDatabase = dump ? { file: dump.path.split("/").at(-1) ?? dump.path } : undefined;
-    return this.safe(() => this.notifier.send(op.chatId!, text, { html: true, buttons: confirmButtons(op.id, withDatabase) }));
+    return this.safe(() => this.notifier.send(op.chatId!, text, { html: true, buttons: confirmButtons(op.id, withDatabase, op.kind === "rollback") }));
   }
 
   async starting(op: OperationRecord): Promise<SentMessage | null> {
