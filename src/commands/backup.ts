@@ -153,6 +153,16 @@ export function verifyScript(file: string, format: BackupFormat, verify: string 
   return underBash([`fail() { echo "opsgram: $1" >&2; exit 1; }`, `[ -s ${quoteArg(assertPath(file))} ] || fail "the backup file is missing or empty"`, verifyBody(file, format, verify)].join("\n"));
 }
 
+/**
+ * For a backup verified when it was taken: it is still there with the size recorded then. Reading
+ * the whole archive again would cost as much as the restore itself.
+ */
+export function unchangedScript(file: string, sizeBytes: number): string {
+  if (!Number.isSafeInteger(sizeBytes) || sizeBytes < 0) throw new TypeError("size must be a byte count");
+  const f = quoteArg(assertPath(file));
+  return `[ "$(stat -c %s -- ${f} 2>/dev/null)" = ${sizeBytes} ] || { echo "opsgram: the backup file is missing or changed since it was verified" >&2; exit 1; }`;
+}
+
 /** `( restore ) < file` (or drill), under pipefail; a missing file runs nothing. */
 export function restoreScript(line: string, file: string): string {
   return underBash([`[ -s ${quoteArg(assertPath(file))} ] || { echo "opsgram: the backup file is missing or empty" >&2; exit 1; }`, stdinLine(line, file)].join("\n"));

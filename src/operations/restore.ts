@@ -1,5 +1,5 @@
 import { composeBase, composeSpec, composeUp } from "../commands/compose.js";
-import { formatOf, restoreScript, verifyScript, readReport } from "../commands/backup.js";
+import { formatOf, restoreScript, unchangedScript, verifyScript, readReport } from "../commands/backup.js";
 import { formatBytes, formatDuration } from "../shared/format.js";
 import type { RichText } from "../shared/rich-text.js";
 import { backupStep, failureReason, type BackupStepResult } from "./backup.js";
@@ -93,7 +93,7 @@ export interface RestoreDone {
  * restore fails, so a failed restore does not also leave the app down. Step ids carry `prefix` so
  * a rollback can run it after its own steps.
  */
-export async function runRestore(ctx: RunContext, data: Pick<RestorePlanData, "path" | "stopServices">, prefix = ""): Promise<RestoreDone> {
+export async function runRestore(ctx: RunContext, data: Pick<RestorePlanData, "path" | "stopServices"> & { verifiedSize?: number | null }, prefix = ""): Promise<RestoreDone> {
   const backup = ctx.target.config.backup;
   if (!backup?.restore) throw new Error(`no backup.restore configured for ${ctx.target.name}`);
   const started = ctx.deps.clock.now().getTime();
@@ -101,6 +101,12 @@ export async function runRestore(ctx: RunContext, data: Pick<RestorePlanData, "p
   const format = formatOf(data.path);
   const timeoutMs = backup.timeoutSeconds * 1000;
   await ctx.steps.run(id("check"), "check file", async (io) => {
+    if (data.verifiedSize !== undefined && data.verifiedSize !== null) {
+      // Verified by content when it was taken: same size now is enough, and costs one stat.
+      const same = await io.execTrusted(unchangedScript(data.path, data.verifiedSize), "check backup", { timeoutMs: 60_000, allowFailure: true });
+      if (same.code === 0 && !same.timedOut) return { summary: "file unchanged since verified" };
+      throw new StepFailedError(failureReason(same.stderr, same.timedOut, same.code), io.output);
+    }
     const r = await io.execTrusted(verifyScript(data.path, format, backup.verify), "verify backup", { timeoutMs, allowFailure: true });
     if (r.code !== 0 || r.timedOut) throw new StepFailedError(failureReason(r.stderr, r.timedOut, r.code), io.output);
     const report = readReport(r.stdout);
@@ -153,7 +159,8 @@ export const restoreDefinition = defineOperation<RestorePlanData>({
     ctx.steps.declare(RESTORE_STEPS);
     let safety: BackupStepResult | null = null;
     try {
-      const done = await runRestore(ctx, ctx.plan.data);
+      const d = ctx.plan.data;
+      const done = await runRestore(ctx, { path: d.path, stopServices: d.stopServices, verifiedSize: d.verified ? d.sizeBytes : null });
       safety = done.safety;
     } catch (err) {
       safety = ctx.steps.records.some((r) => r.id === "safety" && r.ok) ? await lastSafety(ctx) : null;

@@ -18,7 +18,7 @@ export interface RollbackPlanData {
   /** The health URL the gate will ask, when one is configured. */
   healthUrl: string | null;
   /** The backupFirst dump of the deployment being undone, offered as [Code + restore DB]. */
-  dbBackup?: { id: number; path: string; sizeBytes: number | null; createdAt: string; deploymentId: number } | null;
+  dbBackup?: { id: number; path: string; sizeBytes: number | null; createdAt: string; deploymentId: number; verified?: boolean } | null;
   /** deploy.rollbackSteps by name, run before the checkout. */
   rollbackSteps?: string[];
   /** Set when [Code + restore DB] was pressed: the restore runs after the code rollback. */
@@ -46,7 +46,7 @@ export async function planRollback(target: TargetHandle, deps: OperationsDeps, t
     label = `undo #${last.id}`;
     because = `undoes deployment #${last.id} (${last.kind} ${last.ref ?? ""} → ${short(last.sha ?? "")} by ${last.requestedByName ? `@${last.requestedByName}` : "?"})`;
     const dump = target.config.backup?.restore ? await deps.repos.backups.byDeployment(last.id) : null;
-    if (dump?.path) dbBackup = { id: dump.id, path: dump.path, sizeBytes: dump.sizeBytes, createdAt: dump.createdAt.toISOString(), deploymentId: last.id };
+    if (dump?.path) dbBackup = { id: dump.id, path: dump.path, sizeBytes: dump.sizeBytes, createdAt: dump.createdAt.toISOString(), deploymentId: last.id, verified: dump.verified };
   } else if (to.kind === "deployment") {
     const d = await deps.repos.deployments.get(to.id);
     if (!d || d.target !== target.name || !d.sha) return { status: "refused", reason: `There is no deployment #${to.id} on ${target.name}.` };
@@ -113,7 +113,8 @@ export const rollbackDefinition = defineOperation<RollbackPlanData>({
 async function restoreAfterRollback(ctx: RunContext<RollbackPlanData>, sha: string, path: string, code_: RunOutcome): Promise<RunOutcome> {
   ctx.steps.declare(RESTORE_STEPS.map((s) => ({ id: `db-${s.id}`, title: `db ${s.title}` })));
   try {
-    const done = await runRestore(ctx, { path, stopServices: ctx.plan.data.stopServices ?? [] }, "db-");
+    const db = ctx.plan.data.dbBackup;
+    const done = await runRestore(ctx, { path, stopServices: ctx.plan.data.stopServices ?? [], verifiedSize: db?.verified ? db.sizeBytes : null }, "db-");
     return {
       ...code_,
       summary: ["rolled back to ", code(short(sha)), " and restored the database from ", code(path)],

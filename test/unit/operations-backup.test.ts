@@ -3,7 +3,7 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { backupPath, copyLine, dumpLine, dumpScript, readReport, removeFiles, restoreScript, utcStamp, verifyScript } from "../../src/commands/backup.js";
+import { backupPath, copyLine, dumpLine, dumpScript, readReport, removeFiles, restoreScript, unchangedScript, utcStamp, verifyScript } from "../../src/commands/backup.js";
 import { createOperations } from "../../src/operations/index.js";
 import type { ExecResult } from "../../src/shared/ports.js";
 import { JumpClock, alice, makeDeps, opsConfig, FakeShell, chatOf } from "./operations-fakes.js";
@@ -112,6 +112,14 @@ describe("dump script, run for real under sh (bash inside)", () => {
     expect(bad.result.stderr).toMatch(/backup\.verify rejected the dump/);
     expect(existsSync(bad.path)).toBe(false);
     expect(sh(verifyScript(good.path, "custom", "grep -q good")).code).toBe(0);
+  });
+
+  it("a verified backup is checked before a restore by its recorded size", () => {
+    const { path } = run("fake_dump_ok", "plain", "j.sql");
+    expect(sh(unchangedScript(path, statSync(path).size)).code).toBe(0);
+    const changed = sh(unchangedScript(path, statSync(path).size + 1));
+    expect(changed.stderr).toMatch(/missing or changed since it was verified/);
+    expect(sh(unchangedScript(join(dir, "gone.sql"), 10)).code).not.toBe(0);
   });
 
   it("never overwrites an existing backup", () => {
