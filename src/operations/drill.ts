@@ -2,8 +2,6 @@ import { restoreScript } from "../commands/backup.js";
 import type { OperationsDeps, PlanOutcome, RunContext, TargetHandle } from "./context.js";
 import type { RunOutcome } from "./reporter.js";
 import { code } from "./release.js";
-import { formatDuration } from "../shared/format.js";
-import type { DrillRecord } from "./model.js";
 
 /** `/backup drill`: restores the latest backup into a scratch database with `backup.drill`. */
 export interface DrillPlanData {
@@ -46,10 +44,3 @@ export async function runDrill(ctx: RunContext<DrillPlanData>): Promise<RunOutco
   if (error !== null) return { status: "failed", summary: ["drill of ", code(path), ` FAILED: ${error} — this backup may not restore`], result: { path, ok: false } };
   return { status: "succeeded", summary: ["drill ok: ", code(path), " restores"], result: { path, ok: true, restoreMs: durationMs } };
 }
-
-/** "last good drill 2 d ago (prod-….dump, 41 s)" for /status; null when none. */
-export function describeDrill(d: DrillRecord | null): { at: Date; path: string | null; durationMs: number } | null {
-  return d ? { at: d.startedAt, path: d.path, durationMs: d.durationMs } : null;
-}
-
-export { formatDuration };

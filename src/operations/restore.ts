@@ -1,6 +1,6 @@
 import { composeBase, composeSpec, composeUp } from "../commands/compose.js";
 import { formatOf, restoreScript, unchangedScript, verifyScript, readReport } from "../commands/backup.js";
-import { formatBytes, formatDuration } from "../shared/format.js";
+import { formatBytes } from "../shared/format.js";
 import type { RichText } from "../shared/rich-text.js";
 import { backupStep, failureReason, type BackupStepResult } from "./backup.js";
 import { defineOperation, type OperationsDeps, type PlanOutcome, type RunContext, type RunOutcome, type TargetHandle } from "./context.js";
@@ -185,4 +185,3 @@ async function lastSafety(ctx: RunContext): Promise<BackupStepResult | null> {
   return { path: row.path, sizeBytes: row.sizeBytes ?? 0, durationMs: row.durationMs ?? 0, verified: row.verified, verification: row.verification ?? "", record: row, copy: null };
 }
 
-export { formatDuration };
