@@ -140,6 +140,7 @@ describe("/restore conversation", () => {
     telegram.sendText(CHAT, ONCALL, "prod");
     await telegram.waitForMessage((m) => m.text === "fallthrough: prod");
     expect(requests).toEqual([]);
+    expect(telegram.messages.filter((m) => m.text.startsWith("⌛"))).toEqual([]);
   });
 });
 

@@ -133,6 +133,7 @@ export function createRestoreFeature(deps: RestoreFlowDeps): BotFeature {
           storage: { type: "key", version: FLOW_VERSION, prefix: "flow:", adapter: deps.storage },
           // A late answer: the flow is over and the person is told so.
           onExit: async (_id, ctx) => {
+            if (ctx.message?.text?.startsWith("/cancel")) return; // /cancel answers for itself
             await ctx.reply("⌛ The /restore you started has ended; nothing ran. Start again with /restore.").catch(() => undefined);
           },
         }),
