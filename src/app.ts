@@ -11,11 +11,16 @@ import { createAlertsFeature } from "./bot/handlers/alerts.js";
 import { createAuditFeature } from "./bot/handlers/audit.js";
 import { createMutesFeature } from "./bot/handlers/mutes.js";
 import { createOperationsFeature } from "./bot/handlers/operations.js";
+import { createRollbackPickerFeature } from "./bot/handlers/rollback-picker.js";
+import { FLOW_EXPIRED_TEXT, chatOfFlowKey, createRestoreFeature } from "./bot/conversations/restore.js";
+import { PostgresConversationStorage } from "./infra/db/conversation-storage.js";
+import { startBackupSchedules } from "./operations/schedule.js";
 import { createStatusFeature } from "./bot/handlers/status.js";
 import { ChatOperations } from "./bot/operations/chat-commands.js";
 import { ChatReporter } from "./bot/operations/chat-reporter.js";
 import { startHealth, type HealthTarget } from "./health/index.js";
 import { createHealthStores, HealthReaders } from "./infra/db/repos/health-readers.js";
+import { DrizzleBackupsRepo } from "./infra/db/repos/backups.js";
 import { createOperationRepositories } from "./infra/db/repos/operations.js";
 import { createTargetConnections, type TargetConnections } from "./infra/targets.js";
 import { BotApiWebhookInfo, TelegramNotifier, configureApi } from "./infra/telegram/index.js";
@@ -87,6 +92,11 @@ async function openMigratedDatabase(config: Config, log: Logger): Promise<Databa
   }
   log.info({ kind: handle.kind, separateOwner: Boolean(databaseOwnerUrl) }, "database ready");
   return handle;
+}
+
+/** What health needs of a target's backup settings: the last-backup alert, and drills when configured. */
+function backupOf(backup: Config["ops"]["targets"][string]["backup"]): { drill: boolean; drillMaxAgeDays: number } | undefined {
+  return backup ? { drill: backup.drill !== undefined, drillMaxAgeDays: backup.drillMaxAgeDays } : undefined;
 }
 
 /** Turns a getMe failure into a sentence the operator can act on. */
@@ -169,7 +179,7 @@ export async function startApp(config: Config, log: Logger, options: StartAppOpt
   for (const [name, c] of connections) {
     targetPorts[name] = { shell: c.shell, docker: c.docker };
     const healthConfig = config.ops.targets[name]!.health;
-    healthTargets[name] = { shell: c.shell, docker: c.docker, project: c.project, services: Object.keys(config.ops.targets[name]!.services), config: healthConfig };
+    healthTargets[name] = { shell: c.shell, docker: c.docker, project: c.project, services: Object.keys(config.ops.targets[name]!.services), config: healthConfig, backup: backupOf(config.ops.targets[name]!.backup) };
     const webhook = healthConfig.telegramWebhook;
     // The app bot's token: the config loader already refused a start without it. Asked of opsgram's
     // own Bot API root, so a local Bot API server (or the test emulator) answers for every bot.
@@ -190,6 +200,7 @@ export async function startApp(config: Config, log: Logger, options: StartAppOpt
     stores: createHealthStores(database.db),
     backups: healthReaders,
     payouts: healthReaders,
+    recovery: new DrizzleBackupsRepo(database.db),
     render: alertRenderer,
     notifier,
     tlsProbe: new NodeTlsProbe(),
@@ -212,10 +223,14 @@ export async function startApp(config: Config, log: Logger, options: StartAppOpt
     expected: health.expected,
   });
   const digests = new AuditDigests({ db: database.db, audit, notifier, chatIds: config.env.alertChatIds, log: log.child({ module: "audit" }) });
-  const chat = new ChatOperations(operations.service, operations.status, operations.targetNames);
+  const chat = new ChatOperations(operations.service, operations.status, operations.targetNames, operations.restore);
+  // /restore's flow state lives in Postgres; flows idle past the confirm timeout are ended with a message.
+  const flowStorage = new PostgresConversationStorage(database.db, config.ops.confirmTimeoutSeconds * 1000);
   const features: BotFeature[] = [
     createAuditFeature({ audit, chain: audit, digests }),
+    createRestoreFeature({ restore: operations.restore, targetNames: operations.targetNames, storage: flowStorage, waitMs: config.ops.confirmTimeoutSeconds * 1000 }),
     createOperationsFeature({ chat }),
+    createRollbackPickerFeature({ restore: operations.restore, chat }),
     createStatusFeature({ chat }),
     createAlertsFeature({ alerts: health.alerts, audit }),
     createMutesFeature({ alerts: health.alerts, audit }),
@@ -246,6 +261,14 @@ export async function startApp(config: Config, log: Logger, options: StartAppOpt
     processedUpdates.prune().catch((err: unknown) => log.warn({ err }, "pruning processed_updates failed"));
   }, 3_600_000);
   pruneTimer.unref();
+  const flowSweep = setInterval(() => {
+    flowStorage
+      .sweep()
+      .then((keys) => Promise.allSettled(keys.map(chatOfFlowKey).filter((id): id is number => id !== null).map((id) => notifier.send(id, FLOW_EXPIRED_TEXT))))
+      .catch((err: unknown) => log.warn({ err }, "sweeping expired chat flows failed"));
+  }, 60_000);
+  flowSweep.unref();
+  const backupSchedules = startBackupSchedules({ operations, config: config.ops, notifier, alertChatIds: config.env.alertChatIds, log: log.child({ module: "schedule" }) });
   const dailyDigest =
     config.env.auditDigestHour === null ? null : scheduleDaily(config.env.auditDigestHour, () => digests.publish("daily", null), systemClock, log);
 
@@ -266,6 +289,8 @@ export async function startApp(config: Config, log: Logger, options: StartAppOpt
   return {
     async stop() {
       clearInterval(pruneTimer);
+      clearInterval(flowSweep);
+      await backupSchedules.stop();
       dailyDigest?.stop();
       // Stop taking updates first, then let running work settle, then close what it used.
       if (runner.isRunning()) await runner.stop();

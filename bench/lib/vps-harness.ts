@@ -100,6 +100,8 @@ export interface VpsHarnessOptions {
   healthIntervalSeconds?: number;
   /** Backups kept on the target (older ones are pruned by opsgram). */
   backupKeep?: number;
+  /** Configure backup.restore (pg_restore --clean --if-exists from stdin) for /restore benchmarks. */
+  restore?: boolean;
 }
 
 export interface VpsHarness {
@@ -164,6 +166,7 @@ function buildConfig(sandbox: Sandbox, options: VpsHarnessOptions): OpsFile {
           keep: options.backupKeep ?? 1,
           format: "custom",
           timeoutSeconds: 1800,
+          ...(options.restore ? { restore: `${sandbox.pgBinDir}/pg_restore --clean --if-exists --no-owner -d ${sandbox.appPostgresUrl}` } : {}),
         },
         payouts: {
           pause: `${redis} SET system:pause_payouts 1`,

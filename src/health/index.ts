@@ -20,6 +20,7 @@ import { DockerMonitor } from "./docker-monitor.js";
 import { ExpectedChangeRegistry, type ExpectedChanges } from "./expected-changes.js";
 import type { AlertRenderer, BackupAges, HealthStores, PayoutsStates, TlsProbe, WebhookInfoSource } from "./ports.js";
 import { CheckScheduler } from "./scheduler.js";
+import { drillHealth, lastBackupFailed, type RecoveryStates } from "./recovery-checks.js";
 import { HealthService, type AlertsControl } from "./service.js";
 import { every } from "./timers.js";
 import { tlsCheck } from "./tls-monitor.js";
@@ -40,6 +41,8 @@ export interface HealthTarget {
   config: TargetConfig["health"];
   /** getWebhookInfo for the app's own bot (its token bound in); needed when `config.telegramWebhook` is set. */
   webhook?: WebhookInfoSource;
+  /** Backups configured: the last-backup alert; with `drill`, the drill alerts too. */
+  backup?: { drill: boolean; drillMaxAgeDays: number } | undefined;
 }
 
 /** Knobs with production defaults; tests shorten them. */
@@ -83,6 +86,8 @@ export interface StartHealthOptions {
   alertChatIds: readonly number[];
   log: Logger;
   clock?: Clock;
+  /** Last backup attempt and drills per target (the backups repo satisfies it); needed for targets with `backup`. */
+  recovery?: RecoveryStates;
   tuning?: HealthTuning;
 }
 
@@ -175,6 +180,12 @@ export async function startHealth(options: StartHealthOptions): Promise<HealthHa
     checks.push(reachability(ctx, target.shell, cfg.reachabilityIntervalSeconds, remindEveryMs));
     if (cfg.backupMaxAgeHours !== undefined) {
       checks.push(backupAge(ctx, options.backups, cfg.backupMaxAgeHours, t.backupCheckIntervalMs ?? 300_000, remindEveryMs));
+    }
+    const recovery = options.recovery;
+    if (target.backup && !recovery) targetLog.warn("backup is configured but no backup reader was given: last-backup and drill alerts are off");
+    if (target.backup && recovery) {
+      checks.push(lastBackupFailed(ctx, recovery, t.backupCheckIntervalMs ?? 60_000, remindEveryMs));
+      if (target.backup.drill) checks.push(drillHealth(ctx, recovery, target.backup.drillMaxAgeDays, t.backupCheckIntervalMs ?? 300_000, remindEveryMs));
     }
     if (cfg.payoutsPausedReminderMinutes !== undefined) {
       checks.push(payoutsPaused(ctx, options.payouts, cfg.payoutsPausedReminderMinutes, t.payoutsCheckIntervalMs ?? 60_000));

@@ -120,13 +120,15 @@ export class OperationEngine {
    * A press on [Confirm]. Answers fast: the work itself runs in the background (`done`).
    * `pressedOn` is the message the button sat on: only the plan's own message, in its chat, counts.
    */
-  async confirm(id: string, actor: Actor, pressedOn: SentMessage | null): Promise<ButtonResult> {
+  async confirm(id: string, actor: Actor, pressedOn: SentMessage | null, variant: { restoreDatabase?: boolean } = {}): Promise<ButtonResult> {
     const { repos, clock, audit } = this.deps;
     const op = await repos.operations.get(id);
     if (!op) return { status: "refused", text: "This confirmation is unknown." };
     if (op.status !== "awaiting_confirmation") return { status: "refused", text: explain(op) };
     const unbound = await this.refuseUnbound(op, actor, pressedOn, "confirm");
     if (unbound || !pressedOn) return unbound ?? UNBOUND;
+    // [Code + restore DB] exists only on a rollback plan that offered a database backup.
+    if (variant.restoreDatabase && !(op.plan as StoredPlan<{ dbBackup?: unknown }> | null)?.data?.dbBackup) return { status: "refused", text: "This plan has no database restore." };
     const fourEyes = this.deps.config.fourEyes.includes(op.kind);
     if (fourEyes && op.requestedBy === actor.userId) {
       await audit.append(auditFor(op, actor, "denied", { reason: "four eyes: the requester may not confirm" }));
@@ -148,12 +150,13 @@ export class OperationEngine {
         return { run: null, answer: refused };
       }
       try {
-        await audit.append(auditFor(claimed, actor, "confirmed", null));
+        await audit.append(auditFor(claimed, actor, "confirmed", variant.restoreDatabase ? { restoreDatabase: true } : null));
       } catch (err) {
         await repos.operations.transition(id, ["confirmed"], "failed", { finishedAt: clock.now(), error: "audit log unavailable" }).catch(() => null);
         throw err;
       }
-      return { run: claimed, confirmedBy: actor, answer: null };
+      const run = variant.restoreDatabase ? { ...claimed, plan: { ...plan, data: { ...(plan.data as object), restoreDatabase: true } } } : claimed;
+      return { run, confirmedBy: actor, answer: null };
     });
     if (started.status === "held") {
       if (started.lock.operationId === op.id) return { status: "refused", text: "Already confirmed — it is running." };

@@ -81,7 +81,7 @@ export const deployDefinition = defineOperation<DeployPlanData>({
       label: ref,
       sha,
       fetchIfMissing: true,
-      ...(withBackup ? { before: { id: "backup", title: "backup", run: () => backupStep(ctx, "backup", "backup"), failed: ["failed at backup: nothing was changed"] } } : {}),
+      ...(withBackup ? { before: { id: "backup", title: "backup", run: (deploymentId) => backupStep(ctx, "backup", "backup", { deploymentId }), failed: ["failed at backup: nothing was changed"] } } : {}),
       forward: (c) => releasePass(c, "forward", sha, { operatorSteps: true }),
       succeeded: ["deployed ", code(short(sha)), ` (${ref})`],
       onFailure: (c, err, previousSha) => afterFailedDeploy(c, err, sha, previousSha),

@@ -13,9 +13,11 @@ import type { OperationKind } from "./model.js";
 import { pausePayoutsDefinition, resumePayoutsDefinition } from "./payouts.js";
 import { recoverInterrupted, type RecoveredOperation } from "./recovery.js";
 import { restartDefinition } from "./restart.js";
+import { restoreDefinition } from "./restore.js";
 import { rollbackDefinition } from "./rollback.js";
 import { runDefinition } from "./run-command.js";
 import { scaleDefinition } from "./scale.js";
+import { RestoreService } from "./restore-service.js";
 import { OperationsService } from "./service.js";
 import { StatusService } from "./status.js";
 import { targetNames } from "./targets.js";
@@ -28,6 +30,7 @@ export type * from "./model.js";
 export type * from "./requests.js";
 export { OperationsService } from "./service.js";
 export { StatusService } from "./status.js";
+export { RestoreService, type RestoreChoices, type RestorePreview, type RestoreRequest } from "./restore-service.js";
 export { OperationEngine } from "./approvals.js";
 export { RefNotFoundError } from "./errors.js";
 
@@ -49,6 +52,8 @@ export interface Operations {
   service: OperationsService;
   /** /status and /logs. */
   status: StatusService;
+  /** /restore (pick, preview, typed confirmation) and /backup drill. */
+  restore: RestoreService;
   engine: OperationEngine;
   locks: TargetLocks;
   /**
@@ -73,6 +78,7 @@ const DEFINITIONS: Record<OperationKind, OperationDefinition> = {
   resume_payouts: resumePayoutsDefinition,
   restart: restartDefinition,
   run: runDefinition,
+  restore: restoreDefinition,
 };
 
 /** Builds the operations layer from its ports. Nothing runs until `start()`. */
@@ -88,6 +94,7 @@ export function createOperations(options: CreateOperationsOptions): Operations {
   const engine = new OperationEngine(deps, locks, (kind) => DEFINITIONS[kind]);
   const service = new OperationsService(deps, engine);
   const status = new StatusService(deps, locks, service);
+  const restore = new RestoreService(deps, engine, service);
   let sweeper: NodeJS.Timeout | null = null;
   let sweeping: Promise<unknown> = Promise.resolve();
 
@@ -99,6 +106,7 @@ export function createOperations(options: CreateOperationsOptions): Operations {
     targetNames: targetNames(deps),
     service,
     status,
+    restore,
     engine,
     locks,
     async start() {

@@ -5,7 +5,7 @@
  * The status and kind lists are the source of infra/db/schema's CHECK constraints.
  */
 
-export const OPERATION_KINDS = ["deploy", "rollback", "scale", "backup", "pause_payouts", "resume_payouts", "restart", "run"] as const;
+export const OPERATION_KINDS = ["deploy", "rollback", "scale", "backup", "pause_payouts", "resume_payouts", "restart", "run", "restore"] as const;
 export type OperationKind = (typeof OPERATION_KINDS)[number];
 
 /**
@@ -194,9 +194,30 @@ export interface BackupRecord {
   createdAt: Date;
   prunedAt: Date | null;
   error: string | null;
+  /** Proven by content; false when only the header could be checked (shown ⚠ unverified). */
+  verified: boolean;
+  verification: string | null;
+  /** Taken by deploy's backupFirst for this deployment. */
+  deploymentId: number | null;
+  /** Last successful drill of this file. */
+  drilledAt: Date | null;
+  /** backup.copy failed for this backup (the local file stays). */
+  copyError: string | null;
 }
 
-export type NewBackup = Omit<BackupRecord, "id" | "prunedAt">;
+export type NewBackup = Omit<BackupRecord, "id" | "prunedAt" | "drilledAt" | "copyError">;
+
+/** One drill: a backup restored into a scratch database. */
+export interface DrillRecord {
+  id: number;
+  target: string;
+  backupId: number | null;
+  path: string | null;
+  ok: boolean;
+  startedAt: Date;
+  durationMs: number;
+  error: string | null;
+}
 
 export interface BackupsRepo {
   insert(b: NewBackup): Promise<BackupRecord>;
@@ -206,6 +227,14 @@ export interface BackupsRepo {
   /** Succeeded (not yet pruned) backups of a target, newest first: what pruning works on. */
   kept(target: string): Promise<BackupRecord[]>;
   markPruned(id: number, at: Date): Promise<void>;
+  get(id: number): Promise<BackupRecord | null>;
+  /** The backup deploy's backupFirst took for a deployment, if any. */
+  byDeployment(deploymentId: number): Promise<BackupRecord | null>;
+  recordDrill(d: Omit<DrillRecord, "id">): Promise<DrillRecord>;
+  lastDrill(target: string, ok?: boolean): Promise<DrillRecord | null>;
+  setCopyError(id: number, error: string): Promise<void>;
+  /** The newest backup attempt that is not pruned (failed or kept): what the last-backup alert reads. */
+  lastAttempt(target: string): Promise<BackupRecord | null>;
 }
 
 export interface PayoutsState {

@@ -55,7 +55,7 @@ export async function recordedScale(ctx: Pick<RunContext, "deps" | "target">, se
  * pass). With `deploy.services` only those are built and recreated (`up -d --no-deps a b`); verify
  * steps run after `up` and before the gate in forward passes (a failure there is an unhealthy deploy).
  */
-export function releasePass(ctx: RunContext, kind: PassKind, sha: string, options: { operatorSteps: boolean }): ReleaseStep[] {
+export function releasePass(ctx: RunContext, kind: PassKind, sha: string, options: { operatorSteps: boolean; rollbackSteps?: boolean }): ReleaseStep[] {
   const { config } = ctx.target;
   const spec = composeSpec(config);
   const services = config.deploy.services;
@@ -68,7 +68,16 @@ export function releasePass(ctx: RunContext, kind: PassKind, sha: string, option
   });
   const operatorSteps = options.operatorSteps ? config.deploy.steps : [];
   const verifySteps = kind === "forward" ? config.deploy.verify : [];
+  // deploy.rollbackSteps (down-migrations) run before the checkout: in the code being left, which
+  // is the code that knows how to undo its own migrations.
+  const downSteps = options.rollbackSteps ? config.deploy.rollbackSteps : [];
   return [
+    ...downSteps.map((s) =>
+      step(s.name, false, async (io) => {
+        await io.execTrusted(s.run, `deploy.rollbackSteps.${s.name}`, { timeoutMs: s.timeoutSeconds * 1000 });
+        return undefined;
+      }, `down-${s.name}`),
+    ),
     step("checkout", false, async (io) => {
       await io.exec(gitCheckoutDetached(sha), { timeoutMs: GIT_TIMEOUT_MS });
       return `${mark}checkout ${short(sha)}`;
@@ -136,7 +145,7 @@ export interface ReleaseSpec {
   /** The commit may have arrived on the remote since planning (deploy), or must already be there (rollback). */
   fetchIfMissing: boolean;
   /** A step before the pass that changes nothing live (deploy's backup); its failure ends the run. */
-  before?: { id: string; title: string; run(): Promise<unknown>; failed: RichText };
+  before?: { id: string; title: string; run(deploymentId: number): Promise<unknown>; failed: RichText };
   forward: (ctx: RunContext) => ReleaseStep[];
   succeeded: RichText;
   /** Decides the outcome when the pass failed, given what was live before. */
@@ -171,7 +180,7 @@ export async function runRelease(ctx: RunContext, spec: ReleaseSpec): Promise<Ru
   };
   if (spec.before) {
     try {
-      await spec.before.run();
+      await spec.before.run(deployment.id);
     } catch {
       return close({ status: "failed", summary: spec.before.failed });
     }

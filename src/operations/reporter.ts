@@ -7,6 +7,10 @@ import type { StepFailure, StepView } from "./steps.js";
 export interface RunOutcome {
   status: "succeeded" | "rolled_back" | "failed";
   summary: RichText;
+  /** After the duration on the same line: " · safety backup /b/prod-….dump". */
+  suffix?: RichText;
+  /** The very last line, after any failure output: how to get back ("/restore → pick …"). */
+  footer?: RichText;
   result?: Record<string, unknown>;
   /** What the operation printed for the person who asked (`/run`), already masked: in the message, or as a file when long. */
   output?: { filename: string; text: string };

@@ -1,5 +1,6 @@
-import { defineOperation, type OperationsDeps, type PlanOutcome, type TargetHandle } from "./context.js";
+import { defineOperation, type OperationsDeps, type PlanOutcome, type RunContext, type RunOutcome, type TargetHandle } from "./context.js";
 import { personName } from "../shared/format.js";
+import { RESTORE_STEPS, runRestore } from "./restore.js";
 import { commitsBetween, fetchRemote, readHead, resolveCommit, type CommitList } from "./git-state.js";
 import { code, releasePass, restoreCheckout, runRelease, short } from "./release.js";
 import type { RollbackTarget } from "./requests.js";
@@ -17,6 +18,13 @@ export interface RollbackPlanData {
   back: CommitList;
   /** The health URL the gate will ask, when one is configured. */
   healthUrl: string | null;
+  /** The backupFirst dump of the deployment being undone, offered as [Code + restore DB]. */
+  dbBackup?: { id: number; path: string; sizeBytes: number | null; createdAt: string; deploymentId: number; verified?: boolean } | null;
+  /** deploy.rollbackSteps by name, run before the checkout. */
+  rollbackSteps?: string[];
+  /** Set when [Code + restore DB] was pressed: the restore runs after the code rollback. */
+  restoreDatabase?: boolean;
+  stopServices?: string[];
 }
 
 /**
@@ -29,6 +37,7 @@ export async function planRollback(target: TargetHandle, deps: OperationsDeps, t
   let sha: string | null;
   let label: string;
   let because = "";
+  let dbBackup: RollbackPlanData["dbBackup"] = null;
   if (to.kind === "last") {
     const last = await deps.repos.deployments.lastSucceeded(target.name);
     if (!last || !last.previousSha) {
@@ -37,6 +46,8 @@ export async function planRollback(target: TargetHandle, deps: OperationsDeps, t
     sha = last.previousSha;
     label = `undo #${last.id}`;
     because = `undoes deployment #${last.id} (${last.kind} ${last.ref ?? ""} → ${short(last.sha ?? "")} by ${personName({ userId: last.requestedBy, username: last.requestedByName })})`;
+    const dump = target.config.backup?.restore ? await deps.repos.backups.byDeployment(last.id) : null;
+    if (dump?.path) dbBackup = { id: dump.id, path: dump.path, sizeBytes: dump.sizeBytes, createdAt: dump.createdAt.toISOString(), deploymentId: last.id, verified: dump.verified };
   } else if (to.kind === "deployment") {
     const d = await deps.repos.deployments.get(to.id);
     if (!d || d.target !== target.name || !d.sha) return { status: "refused", reason: `There is no deployment #${to.id} on ${target.name}.` };
@@ -57,7 +68,19 @@ export async function planRollback(target: TargetHandle, deps: OperationsDeps, t
     plan: {
       title: `↩ Rollback ${target.name} to ${short(resolved)}`,
       lockReason: `rollback to ${short(resolved)}`,
-      data: { sha: resolved, liveSha: live.sha, label, liveSubject: live.subject, because, gone, back, healthUrl: target.config.deploy.healthcheck.map((c) => c.url).join(", ") || null },
+      data: {
+        sha: resolved,
+        liveSha: live.sha,
+        label,
+        liveSubject: live.subject,
+        because,
+        gone,
+        back,
+        healthUrl: target.config.deploy.healthcheck.map((c) => c.url).join(", ") || null,
+        dbBackup,
+        rollbackSteps: target.config.deploy.rollbackSteps.map((s) => s.name),
+        stopServices: target.config.backup?.stopServices ?? [],
+      },
     },
   };
 }
@@ -67,14 +90,14 @@ export const rollbackDefinition = defineOperation<RollbackPlanData>({
   kind: "rollback",
   usesLock: true,
   changesContainers: true,
-  execute(ctx) {
-    const { sha, label } = ctx.plan.data;
-    return runRelease(ctx, {
+  async execute(ctx) {
+    const { sha, label, dbBackup, restoreDatabase } = ctx.plan.data;
+    const outcome = await runRelease(ctx, {
       kind: "rollback",
       label,
       sha,
       fetchIfMissing: false,
-      forward: (c) => releasePass(c, "forward", sha, { operatorSteps: false }),
+      forward: (c) => releasePass(c, "forward", sha, { operatorSteps: false, rollbackSteps: true }),
       succeeded: ["rolled back to ", code(short(sha)), " (database not restored)"],
       async onFailure(c, err, previousSha) {
         if (err.touchedContainers) return { status: "failed", summary: [`rollback failed at ${err.step}: ⚠ ${short(sha)} may be partly up — check /status`] };
@@ -82,5 +105,31 @@ export const rollbackDefinition = defineOperation<RollbackPlanData>({
         return { status: "failed", summary: [`rollback failed at ${err.step}: `, ...(restored ? ["checkout back at ", code(short(previousSha))] : ["⚠ checkout NOT restored"]), "; running containers untouched"] };
       },
     });
+    if (!restoreDatabase || !dbBackup || outcome.status !== "succeeded") return outcome;
+    return restoreAfterRollback(ctx, sha, dbBackup.path, outcome);
   },
 });
+
+/** [Code + restore DB]: the restore (safety backup included) after the code is back. */
+async function restoreAfterRollback(ctx: RunContext<RollbackPlanData>, sha: string, path: string, code_: RunOutcome): Promise<RunOutcome> {
+  ctx.steps.declare(RESTORE_STEPS.map((s) => ({ id: `db-${s.id}`, title: `db ${s.title}` })));
+  try {
+    const db = ctx.plan.data.dbBackup;
+    const done = await runRestore(ctx, { path, stopServices: ctx.plan.data.stopServices ?? [], verifiedSize: db?.verified ? db.sizeBytes : null }, "db-");
+    return {
+      ...code_,
+      summary: ["rolled back to ", code(short(sha)), " and restored the database from ", code(path)],
+      ...(done.safety ? { suffix: [" · safety backup ", code(done.safety.path)] } : {}),
+    };
+  } catch (err) {
+    const safety = ctx.steps.records.find((r) => r.id === "db-safety" && r.ok);
+    const rows = safety ? await ctx.deps.repos.backups.recent(ctx.target.name, 5) : [];
+    const safetyRow = rows.find((b) => b.operationId === ctx.op.id && b.status === "succeeded" && b.path);
+    return {
+      status: "failed",
+      summary: ["rolled back to ", code(short(sha)), `, but the database restore failed at ${ctx.steps.failure?.title ?? "?"}: ${err instanceof Error ? err.message : String(err)}`],
+      footer: safetyRow?.path ? ["/restore → pick ", code(safetyRow.path.split("/").at(-1) ?? safetyRow.path), " to get the database back as it was before"] : ["the database was not changed (the safety backup did not complete)"],
+      ...(code_.result ? { result: code_.result } : {}),
+    };
+  }
+}

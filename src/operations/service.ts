@@ -167,8 +167,8 @@ export class OperationsService {
   }
 
   /** A press on [Confirm]; `pressedOn` is the message the button sat on (it must be the plan's). */
-  async confirm(actor: Actor, operationId: string, pressedOn: SentMessage | null): Promise<ButtonResult> {
-    return this.engine.confirm(operationId, actor, pressedOn);
+  async confirm(actor: Actor, operationId: string, pressedOn: SentMessage | null, variant: { restoreDatabase?: boolean } = {}): Promise<ButtonResult> {
+    return this.engine.confirm(operationId, actor, pressedOn, variant);
   }
 
   async cancel(actor: Actor, operationId: string, pressedOn: SentMessage | null): Promise<ButtonResult> {

@@ -7,7 +7,7 @@ import type { TargetConfig } from "../config/file.js";
 import type { OperationsDeps, TargetHandle } from "./context.js";
 import { readHead, readHeadTag } from "./git-state.js";
 import type { TargetLocks } from "./lock.js";
-import type { BackupRecord, DeploymentRecord, LockRecord, PayoutsState } from "./model.js";
+import type { DrillRecord, BackupRecord, DeploymentRecord, LockRecord, PayoutsState } from "./model.js";
 import type { Actor, ContainerSummary } from "../shared/ports.js";
 import type { LogsRequest, Refused, TargetRequest } from "./requests.js";
 import type { OperationsService } from "./service.js";
@@ -40,6 +40,8 @@ export interface TargetStatus {
   lastBackup: Part<BackupRecord | null>;
   /** Replicas per service as /scale recorded them (optional: absent in older callers' data). */
   desired?: Part<Record<string, number>>;
+  /** The last successful drill (undefined: the target has no backup.drill). */
+  lastDrill?: Part<DrillRecord | null>;
 }
 
 /** The last lines of the replicas of one or more services, interleaved by time (already masked). */
@@ -89,7 +91,8 @@ export class StatusService {
       this.part(repos.backups.lastSucceeded(target.name), ms, "backups"),
       this.part(repos.replicas.forTarget(target.name), ms, "replicas"),
     ]);
-    return { target: target.name, config: target.config, now: this.deps.clock.now(), head, containers, lastDeploy, lock, payouts, lastBackup, desired };
+    const lastDrill = target.config.backup?.drill ? await this.part(repos.backups.lastDrill(target.name, true), ms, "drills") : undefined;
+    return { target: target.name, config: target.config, now: this.deps.clock.now(), head, containers, lastDeploy, lock, payouts, lastBackup, desired, ...(lastDrill ? { lastDrill } : {}) };
   }
 
   /** `/logs <service[,service…]> [lines] [since=15m] [grep=<regex>] [target]`: lines of every replica, interleaved by time. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { BUTTON_DATA_PATTERN, confirmButtons, parseButtonData } from "../../src/bot/operations/callback-data.js";
+import { BUTTON_DATA_PATTERN, ROLLBACK_LIST_PATTERN, ROLLBACK_TO_PATTERN, confirmButtons, parseButtonData } from "../../src/bot/operations/callback-data.js";
 import { cleanReason, commandWords, parse, rollbackTarget, TargetNames } from "../../src/bot/operations/parse.js";
 import { createOperations } from "../../src/operations/index.js";
 import { lookupTarget } from "../../src/operations/targets.js";
@@ -89,5 +89,16 @@ describe("button data", () => {
     expect(parseButtonData(`op:c:${id}x`)).toBeNull();
     expect(parseButtonData(`op:c:${"a".repeat(70)}`)).toBeNull();
     expect(BUTTON_DATA_PATTERN.test(`op:x:${id}`)).toBe(true);
+  });
+
+  it("a rollback plan with a backupFirst dump: [Code only], [Code + restore DB], [Cancel], [Choose another…]", () => {
+    const id = "AbCdEfGhIjKlMn_-";
+    const rows = confirmButtons(id, { file: "prod-20261122T030405Z.dump" }, true);
+    expect(rows.map((r) => r.map((b) => b.text))).toEqual([["↩ Code only"], ["↩ Code + restore DB from prod-20261122T030405Z.dump"], ["✖ Cancel"], ["Choose another…"]]);
+    expect(parseButtonData(rows[0]![0]!.data)).toEqual({ action: "confirm", operationId: id });
+    expect(parseButtonData(rows[1]![0]!.data)).toEqual({ action: "confirm", operationId: id, restoreDatabase: true });
+    for (const b of rows.flat()) expect(Buffer.byteLength(b.data)).toBeLessThanOrEqual(64);
+    expect(ROLLBACK_LIST_PATTERN.exec(rows[3]![0]!.data)?.[1]).toBe(id);
+    expect(ROLLBACK_TO_PATTERN.exec(`rb:t:12:${"a".repeat(40)}`)?.slice(1)).toEqual(["12", "a".repeat(40)]);
   });
 });

@@ -35,13 +35,15 @@ describe("/status, /logs and /backups rendering", () => {
   });
 
   it("backups: newest first, failed and pruned ones marked", () => {
-    const base = { target: "prod", operationId: null, prunedAt: null, error: null } as const;
+    const base = { target: "prod", operationId: null, prunedAt: null, error: null, verified: true, verification: "closing line", deploymentId: null, drilledAt: null, copyError: null } as const;
     const list: BackupRecord[] = [
+      { ...base, id: 4, path: "/b/prod-4.dump", sizeBytes: 1024, durationMs: 1_000, status: "succeeded", createdAt: new Date("2026-11-22T04:30:00Z"), verified: false, deploymentId: 12 },
+      { ...base, id: 3, path: "/b/prod-3.dump", sizeBytes: 1024, durationMs: 1_000, status: "succeeded", createdAt: new Date("2026-11-22T04:10:00Z"), drilledAt: new Date("2026-11-22T04:20:00Z") },
       { ...base, id: 2, path: "/b/prod-2.dump", sizeBytes: 12.3 * 1024 * 1024, durationMs: 4_000, status: "succeeded", createdAt: new Date("2026-11-22T04:00:00Z") },
       { ...base, id: 1, path: null, sizeBytes: null, durationMs: null, status: "failed", createdAt: new Date("2026-11-22T03:00:00Z"), error: "the dump is empty" },
     ];
     expect(renderBackups("prod", list, now)).toBe(
-      "Backups of prod, newest first:\n✓ 2026-11-22 04:00 UTC (1 h 0 min ago) · 12.3 MB in 4.0 s\n   /b/prod-2.dump\n✗ 2026-11-22 03:00 UTC (2 h 0 min ago) — failed: the dump is empty",
+      "Backups of prod, newest first:\n⚠ unverified 2026-11-22 04:30 UTC (30 min ago) · 1.0 KB in 1.0 s · taken before deploy #12\n   /b/prod-4.dump\n🧪 drilled 2026-11-22 04:10 UTC (50 min ago) · 1.0 KB in 1.0 s\n   /b/prod-3.dump\n✓ verified 2026-11-22 04:00 UTC (1 h 0 min ago) · 12.3 MB in 4.0 s\n   /b/prod-2.dump\n✗ 2026-11-22 03:00 UTC (2 h 0 min ago) — failed: the dump is empty",
     );
     expect(renderBackups("prod", [], now)).toBe("No backups recorded for prod yet. /backup takes one.");
   });

@@ -108,12 +108,14 @@ describe("deploy", () => {
     const { final } = await deploy(env, "main");
     expect(final.status).toBe("succeeded");
     const lines = env.shell.lines;
-    const dump = lines.findIndex((l) => l.startsWith("TRUSTED { pg_dump -Fc app"));
+    const dump = lines.findIndex((l) => l.startsWith("TRUSTED") && l.includes("{ pg_dump -Fc app"));
     const checkout = lines.findIndex((l) => l.includes("checkout"));
     expect(dump).toBeGreaterThan(-1);
     expect(dump).toBeLessThan(checkout);
-    expect(lines[dump]).toMatch(/^TRUSTED \{ pg_dump -Fc app\n\} > \/var\/backups\/app\/prod-20261122T\d{6}Z\.dump\.partial$/);
+    expect(lines[dump]).toMatch(/\{ pg_dump -Fc app\n\} > \/var\/backups\/app\/prod-20261122T\d{6}Z\.dump\.partial/);
     expect(env.repos.backups.rows).toHaveLength(1);
+    // Recorded as taken before this deployment: what /rollback offers to restore.
+    expect(env.repos.backups.rows[0]?.deploymentId).toBe(env.repos.deployments.rows[0]?.id);
   });
 
   it("refuses refs that are not allowed or not git refs, before anything runs", async () => {

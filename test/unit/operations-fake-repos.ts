@@ -9,6 +9,7 @@ import type {
   DeploymentRecord,
   DeploymentsRepo,
   DeploymentStatus,
+  DrillRecord,
   LockRecord,
   LocksRepo,
   NewBackup,
@@ -156,8 +157,9 @@ export class MemoryDeployments implements DeploymentsRepo {
 
 export class MemoryBackups implements BackupsRepo {
   rows: BackupRecord[] = [];
+  drills: DrillRecord[] = [];
   async insert(b: NewBackup) {
-    const row = { ...b, id: this.rows.length + 1, prunedAt: null };
+    const row = { ...b, id: this.rows.length + 1, prunedAt: null, drilledAt: null, copyError: null };
     this.rows.push(row);
     return { ...row };
   }
@@ -173,6 +175,29 @@ export class MemoryBackups implements BackupsRepo {
   async markPruned(id: number, at: Date) {
     const r = this.rows.find((x) => x.id === id);
     if (r) Object.assign(r, { status: "pruned", prunedAt: at });
+  }
+  async get(id: number) {
+    return this.rows.find((r) => r.id === id) ?? null;
+  }
+  async byDeployment(deploymentId: number) {
+    return [...this.rows].reverse().find((r) => r.deploymentId === deploymentId && r.status === "succeeded") ?? null;
+  }
+  async recordDrill(d: Omit<DrillRecord, "id">) {
+    const row = { ...d, id: this.drills.length + 1 };
+    this.drills.push(row);
+    const b = this.rows.find((r) => r.id === d.backupId);
+    if (d.ok && b) b.drilledAt = d.startedAt;
+    return { ...row };
+  }
+  async setCopyError(id: number, error: string) {
+    const r = this.rows.find((x) => x.id === id);
+    if (r) r.copyError = error;
+  }
+  async lastAttempt(target: string) {
+    return [...this.rows].reverse().find((r) => r.target === target && r.status !== "pruned") ?? null;
+  }
+  async lastDrill(target: string, ok?: boolean) {
+    return [...this.drills].reverse().find((d) => d.target === target && (ok === undefined || d.ok === ok)) ?? null;
   }
 }
 

@@ -51,5 +51,5 @@ export function makeDeps(options: { config?: OpsFile; shell?: FakeShell; docker?
 
 /** The chat side over `ops`: words in, replies out, as the handlers use it. */
 export function chatOf(ops: Operations): ChatOperations {
-  return new ChatOperations(ops.service, ops.status, ops.targetNames);
+  return new ChatOperations(ops.service, ops.status, ops.targetNames, ops.restore);
 }

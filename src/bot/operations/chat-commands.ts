@@ -1,4 +1,4 @@
-import type { Busy, ButtonResult, OperationsService, RequestResult, StatusService } from "../../operations/index.js";
+import type { Busy, ButtonResult, OperationsService, RequestResult, RestoreService, StatusService } from "../../operations/index.js";
 import type { Actor, SentMessage } from "../../shared/ports.js";
 import { parseButtonData } from "./callback-data.js";
 import { parse, TargetNames, type Parsed } from "./parse.js";
@@ -33,6 +33,7 @@ export class ChatOperations {
     private readonly service: OperationsService,
     private readonly status: StatusService,
     targetNames: readonly string[],
+    private readonly restore?: RestoreService,
   ) {
     this.targets = new TargetNames(targetNames);
   }
@@ -74,6 +75,11 @@ export class ChatOperations {
   }
 
   async backup(actor: Actor, words: readonly string[]): Promise<ChatRequestResult> {
+    // `/backup drill [target]`: restore the latest backup into a scratch database.
+    if (words[0] === "drill" && this.restore) {
+      const restore = this.restore;
+      return this.request(actor, "backup", words, parse.backup(this.targets, words.slice(1)), (r) => restore.drill(actor, { ...r, input: words }));
+    }
     return this.request(actor, "backup", words, parse.backup(this.targets, words), (r) => this.service.backup(actor, r));
   }
 
@@ -127,7 +133,10 @@ export class ChatOperations {
     const button = parseButtonData(data);
     if (!button) return { status: "refused", text: "This button is not known." };
     const { operationId } = button;
-    const result = button.action === "confirm" ? await this.service.confirm(actor, operationId, pressedOn) : await this.service.cancel(actor, operationId, pressedOn);
+    const result =
+      button.action === "confirm"
+        ? await this.service.confirm(actor, operationId, pressedOn, button.restoreDatabase ? { restoreDatabase: true } : {})
+        : await this.service.cancel(actor, operationId, pressedOn);
     if (result.status !== "busy") return result;
     return { status: "refused", text: `${describeLock(result.lock, result.at)} Press Confirm again once it is free.` };
   }

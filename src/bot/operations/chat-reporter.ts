@@ -47,7 +47,9 @@ export class ChatReporter implements OperationReporter {
   async planned(op: OperationRecord, info: { requester: Actor; expiresInSeconds: number; fourEyes: boolean }): Promise<SentMessage | null> {
     const plan = op.plan as StoredPlan;
     const text = `${header(op.kind, plan)}\n${renderPlanBody(op.kind, plan.data)}\n<i>Requested by ${mention(info.requester)} · expires in ${formatTimeout(info.expiresInSeconds)}${info.fourEyes ? " · someone else must confirm" : ""}</i>`;
-    return this.safe(() => this.notifier.send(op.chatId!, text, { html: true, buttons: confirmButtons(op.id) }));
+    const dump = op.kind === "rollback" ? (plan.data as { dbBackup?: { path: string } | null }).dbBackup : null;
+    const withDatabase = dump ? { file: dump.path.split("/").at(-1) ?? dump.path } : undefined;
+    return this.safe(() => this.notifier.send(op.chatId!, text, { html: true, buttons: confirmButtons(op.id, withDatabase, op.kind === "rollback") }));
   }
 
   async starting(op: OperationRecord): Promise<SentMessage | null> {
@@ -73,7 +75,7 @@ export class ChatReporter implements OperationReporter {
   async finished(op: OperationRecord, report: FinalReport): Promise<void> {
     const { outcome, failure } = report;
     const icon = outcome.status === "succeeded" ? "✅" : outcome.status === "rolled_back" ? "↩" : "❌";
-    let finalLine = `${icon} ${richHtml(outcome.summary)} in ${formatDuration(report.durationMs)}`;
+    let finalLine = `${icon} ${richHtml(outcome.summary)} in ${formatDuration(report.durationMs)}${outcome.suffix ? richHtml(outcome.suffix) : ""}`;
     if (outcome.status !== "succeeded" && failure) {
       // Escaped first, then cut at a line boundary, so the cut never splits an entity or the <pre>.
       const tail = fitTail(escapeHtml(lastLines(failure.output, FAILURE_TAIL_LINES)), FAILURE_TAIL_CHARS);
@@ -85,6 +87,7 @@ export class ChatReporter implements OperationReporter {
     const printedFits = printed !== undefined && printedHtml.length <= RUN_OUTPUT_INLINE_CHARS;
     if (printed && printedFits) finalLine += printedHtml ? `\n<pre>${printedHtml}</pre>` : "\n(no output)";
     else if (printed) finalLine += "\nThe output is attached as a file.";
+    if (outcome.footer) finalLine += `\n${richHtml(outcome.footer)}`;
     const progress = this.message(op);
     this.live.delete(op.id);
     if (progress) await progress.finish(this.render(op, report, finalLine));

@@ -1,11 +1,13 @@
-import { escapeHtml, formatAgo, formatDuration, personName } from "../../shared/format.js";
+import { escapeHtml, formatAgo, formatBytes, formatDuration, personName } from "../../shared/format.js";
 import type { RichText } from "../../shared/rich-text.js";
 import type { StoredPlan } from "../../operations/context.js";
 import type { BackupPlanData } from "../../operations/backup.js";
 import type { DeployPlanData } from "../../operations/deploy.js";
+import type { DrillPlanData } from "../../operations/drill.js";
 import { MAX_PLAN_COMMITS, type CommitList } from "../../operations/git-state.js";
 import type { OperationKind } from "../../operations/model.js";
 import type { PayoutsPlanData } from "../../operations/payouts.js";
+import type { RestorePlanData } from "../../operations/restore.js";
 import type { RollbackPlanData } from "../../operations/rollback.js";
 import type { RestartPlanData } from "../../operations/restart.js";
 import type { RunPlanData } from "../../operations/run-command.js";
@@ -63,13 +65,18 @@ function renderHeadline(kind: OperationKind, data: unknown): string {
       return escapeHtml(d.description);
     }
     case "backup": {
-      const d = data as BackupPlanData;
+      const d = data as BackupPlanData | DrillPlanData;
+      if (d.mode === "drill") return `restores ${code(d.path)} into a scratch database`;
       return `into ${escapeHtml(d.dir)} · keeps ${d.keep}`;
     }
     case "pause_payouts":
     case "resume_payouts": {
       const d = data as PayoutsPlanData;
       return d.pause && d.reason ? `reason: ${escapeHtml(d.reason)}` : "";
+    }
+    case "restore": {
+      const d = data as RestorePlanData;
+      return `from ${code(d.path)}`;
     }
   }
 }
@@ -97,7 +104,23 @@ export function renderPlanBody(kind: OperationKind, data: unknown): string {
     case "pause_payouts":
     case "resume_payouts":
       return payoutsBody(data as PayoutsPlanData);
+    case "restore":
+      return restoreBody(data as RestorePlanData);
   }
+}
+
+function restoreBody(d: RestorePlanData): string {
+  const size = d.sizeBytes !== null ? formatBytes(d.sizeBytes) : "?";
+  const when = `${d.createdAt.slice(0, 16).replace("T", " ")} UTC`;
+  const how = d.verified ? `✓ verified (${escapeHtml(d.verification ?? "?")})` : `⚠ unverified (${escapeHtml(d.verification ?? "not checked")})`;
+  return [
+    `file ${code(d.path)}`,
+    `taken ${when} · ${size} · ${how}${d.deploymentId !== null ? ` · taken before deploy #${d.deploymentId}` : ""}`,
+    d.stopServices.length > 0 ? `stops ${escapeHtml(d.stopServices.join(", "))} during the restore, then starts them again` : "no services are stopped (backup.stopServices is empty)",
+    "a safety backup of the current database is taken first (verified)",
+    `then the health gate: ${escapeHtml(d.health)}`,
+    "⚠ <b>Everything written to the database since that backup is replaced.</b>",
+  ].join("\n");
 }
 
 function countCommits(list: CommitList): string {
@@ -122,8 +145,15 @@ function rollbackBody(d: RollbackPlanData): string {
   const lines = [`live ${code(short(d.liveSha))} ${escapeHtml(d.liveSubject)}`, `to   ${code(short(d.sha))}${d.because ? ` — ${escapeHtml(d.because)}` : ""}`];
   if (d.gone.entries.length > 0) lines.push(`${countCommits(d.gone)} leave:`, ...listCommits(d.gone, "−"));
   if (d.back.entries.length > 0) lines.push(`${countCommits(d.back)} come in:`, ...listCommits(d.back, "+"));
-  lines.push("⚠ <b>The database is NOT restored</b>: migrations that ran since stay applied.");
-  lines.push(`Steps: checkout · build · up -d · health${d.healthUrl ? ` (${escapeHtml(d.healthUrl)})` : ""}`);
+  const down = d.rollbackSteps && d.rollbackSteps.length > 0 ? `${escapeHtml(d.rollbackSteps.join(" · "))} (in the code being left) · ` : "";
+  if (d.dbBackup) {
+    const file = d.dbBackup.path.split("/").at(-1) ?? d.dbBackup.path;
+    lines.push(`💾 Deployment #${d.dbBackup.deploymentId} took a backup first: ${code(file)} (${d.dbBackup.sizeBytes !== null ? formatBytes(d.dbBackup.sizeBytes) : "?"}, ${escapeHtml(d.dbBackup.createdAt.slice(0, 16).replace("T", " "))} UTC).`);
+    lines.push("<b>[Code only]</b> leaves the database as it is. <b>[Code + restore DB]</b> then restores that file (a safety backup of the current database is taken first; everything written since is replaced).");
+  } else {
+    lines.push("⚠ <b>The database is NOT restored</b>: migrations that ran since stay applied.");
+  }
+  lines.push(`Steps: ${down}checkout · build · up -d · health${d.healthUrl ? ` (${escapeHtml(d.healthUrl)})` : ""}`);
   return lines.join("\n");
 }
 

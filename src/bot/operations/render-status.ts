@@ -50,8 +50,14 @@ export function renderStatus(s: TargetStatus): string {
     else if (!s.lastBackup.value) lines.push("backup: none yet");
     else {
       const b = s.lastBackup.value;
-      lines.push(`backup: ${formatAgo(b.createdAt, now)} · ${b.sizeBytes !== null ? formatBytes(b.sizeBytes) : "?"}`);
+      lines.push(`backup: ${formatAgo(b.createdAt, now)} · ${b.sizeBytes !== null ? formatBytes(b.sizeBytes) : "?"}${b.verified ? "" : " · ⚠ unverified"}`);
     }
+  }
+  if (s.lastDrill) {
+    const d = s.lastDrill;
+    if (!d.ok) lines.push(`drill: ⚠ ${escapeHtml(d.error)}`);
+    else if (!d.value) lines.push("drill: none succeeded yet (/backup drill)");
+    else lines.push(`🧪 last good drill: ${formatAgo(d.value.startedAt, now)} · ${escapeHtml(d.value.path?.split("/").at(-1) ?? "?")} restored in ${formatDuration(d.value.durationMs)}`);
   }
   return lines.join("\n");
 }
@@ -121,6 +127,13 @@ export function renderLogs(logs: ServiceLogs): ReadReply {
   return { status: "ok", html };
 }
 
+/** How far a backup is proven: 🧪 restored in a drill, ✓ verified by content, ⚠ header only. */
+export function backupMark(b: Pick<BackupRecord, "status" | "verified" | "drilledAt">): string {
+  if (b.status === "pruned") return "– (pruned)";
+  if (b.drilledAt) return "🧪 drilled";
+  return b.verified ? "✓ verified" : "⚠ unverified";
+}
+
 /** The `/backups` list: newest first, compact for a phone (plain text). */
 export function renderBackups(target: string, backups: readonly BackupRecord[], now: Date): string {
   if (backups.length === 0) return `No backups recorded for ${target} yet. /backup takes one.`;
@@ -129,8 +142,8 @@ export function renderBackups(target: string, backups: readonly BackupRecord[], 
     if (b.status === "failed") return `✗ ${when} — failed: ${b.error ?? "unknown error"}`;
     const size = b.sizeBytes !== null ? formatBytes(b.sizeBytes) : "?";
     const took = b.durationMs !== null ? ` in ${formatDuration(b.durationMs)}` : "";
-    const mark = b.status === "pruned" ? "– (pruned)" : "✓";
-    return `${mark} ${when} · ${size}${took}\n   ${b.path ?? ""}`;
+    const deploy = b.deploymentId !== null ? ` · taken before deploy #${b.deploymentId}` : "";
+    return `${backupMark(b)} ${when} · ${size}${took}${deploy}\n   ${b.path ?? ""}`;
   });
   return `Backups of ${target}, newest first:\n${lines.join("\n")}`;
 }

@@ -15,4 +15,5 @@ export * from "./mutes.js";
 export * from "./audit-digests.js";
 export * from "./health-watch.js";
 export * from "./service-replicas.js";
-
+export * from "./drills.js";
+export * from "./conversation-state.js";
