@@ -1,4 +1,5 @@
 import { formatDuration } from "../shared/format.js";
+import { LinkLostError } from "../shared/ports.js";
 import type { GitHead } from "../commands/git.js";
 import type { RichText } from "../shared/rich-text.js";
 import { backupStep } from "./backup.js";
@@ -96,18 +97,33 @@ async function afterFailedDeploy(ctx: RunContext, err: PassFailedError, sha: str
     const steps = ctx.target.config.deploy.steps.length > 0 ? " (operator steps that ran may have changed the database)" : "";
     return { status: "failed", summary: [`failed at ${step}: `, ...tree, `; running containers untouched${steps}`] };
   }
+  if (err.cause instanceof LinkLostError) {
+    // The `up` may still be running there: a rollback now would start a second one beside it.
+    return {
+      status: "failed",
+      summary: [`the connection to ${ctx.target.name} dropped during ${step}: it may still be running there; no rollback was started and the target is frozen`],
+      freeze: `connection lost during ${step} of ${short(sha)}`,
+    };
+  }
   if (!ctx.target.config.deploy.autoRollback) {
     return { status: "failed", summary: [`failed at ${step}; autoRollback is off, `, code(short(sha)), " stays checked out"] };
   }
   ctx.note(`rolling back to ${short(previousSha)}`);
   const back = releasePass(ctx, "rollback", previousSha, { operatorSteps: false });
   ctx.steps.declare(back);
-  await ctx.audit("info", { rollback: { from: sha, to: previousSha, reason: err.message } });
+  // The rollback never waits on this row: the database may be what just failed.
+  await ctx.audit("info", { rollback: { from: sha, to: previousSha, reason: err.message } }).catch((auditErr: unknown) =>
+    ctx.deps.log.error({ err: auditErr, operationId: ctx.op.id }, "could not record the rollback decision; rolling back regardless"),
+  );
   try {
     await runPass(ctx, back);
   } catch (rollbackErr) {
     const where = rollbackErr instanceof PassFailedError ? rollbackErr.step : "?";
-    return { status: "failed", summary: [`failed at ${step}, and the rollback to `, code(short(previousSha)), ` failed too at ${where} — the target needs a human`] };
+    return {
+      status: "failed",
+      summary: [`failed at ${step}, and the rollback to `, code(short(previousSha)), ` failed too at ${where} — the target needs a human; it is frozen`],
+      freeze: `rollback to ${short(previousSha)} failed at ${where}`,
+    };
   }
   return { status: "rolled_back", summary: ["rolled back to ", code(short(previousSha)), ": ", code(short(sha)), ` failed at ${step} (${err.message})`] };
 }

@@ -8,6 +8,21 @@ export interface RunOutcome {
   status: "succeeded" | "rolled_back" | "failed";
   summary: RichText;
   result?: Record<string, unknown>;
+  /**
+   * The target must stay frozen after this run (a failed rollback, a link lost during `up`, a lost
+   * lease): why, in words. The runner turns its lock into a freeze instead of releasing it.
+   */
+  freeze?: string;
+}
+
+/** A target left frozen by a run, as the chat shows it under an [Unlock] button. */
+export interface FrozenTarget {
+  target: string;
+  /** The freeze's version: the [Unlock] button lifts this freeze and no later one. */
+  version: number;
+  reason: string;
+  /** What is live now, re-read after the run, or why it could not be read. */
+  state: InterruptedReport["state"];
 }
 
 /** Where the operation stands while it runs: the steps and a live note ("health: HTTP 502, attempt 4"). */
@@ -23,6 +38,8 @@ export interface FinalReport extends ProgressSnapshot {
   outcome: RunOutcome;
   durationMs: number;
   failure: StepFailure | null;
+  /** Set when the run left the target frozen. */
+  frozen?: FrozenTarget | null;
 }
 
 /** What recovery found for an operation a restart cut off. */
@@ -31,6 +48,8 @@ export interface InterruptedReport {
   lock: "released" | "frozen" | "none";
   /** What was live before the deployment started, when there was one. */
   previousSha: string | null;
+  /** The freeze left on the target (`lock: "frozen"`): the [Unlock] button lifts this version. */
+  freezeVersion?: number;
 }
 
 /**

@@ -76,7 +76,13 @@ export const rollbackDefinition = defineOperation<RollbackPlanData>({
       forward: (c) => releasePass(c, "forward", sha, { operatorSteps: false }),
       succeeded: ["rolled back to ", code(short(sha)), " (database not restored)"],
       async onFailure(c, err, previousSha) {
-        if (err.touchedContainers) return { status: "failed", summary: [`rollback failed at ${err.step}: ⚠ ${short(sha)} may be partly up — check /status`] };
+        if (err.touchedContainers) {
+          return {
+            status: "failed",
+            summary: [`rollback failed at ${err.step}: ⚠ ${short(sha)} may be partly up — check /status; the target is frozen`],
+            freeze: `rollback to ${short(sha)} failed at ${err.step}`,
+          };
+        }
         const restored = await restoreCheckout(c, previousSha);
         return { status: "failed", summary: [`rollback failed at ${err.step}: `, ...(restored ? ["checkout back at ", code(short(previousSha))] : ["⚠ checkout NOT restored"]), "; running containers untouched"] };
       },
