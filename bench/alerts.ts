@@ -26,6 +26,9 @@ import { cpus, loadavg } from "node:os";
 import { promisify } from "node:util";
 import { Api } from "grammy";
 import { fileSchema } from "../src/config/file.js";
+import { alertRenderer } from "../src/bot/alerts/render.js";
+import { createHealthStores, HealthReaders } from "../src/infra/db/repos/health-readers.js";
+import type { Db } from "../src/infra/db/client.js";
 import { startHealth } from "../src/health/index.js";
 import { openDatabase } from "../src/infra/db/client.js";
 import { migrate } from "../src/infra/db/migrate.js";
@@ -75,7 +78,8 @@ async function main(): Promise<void> {
           dockerSocket: sandbox.dockerSocket,
           compose: { command: "docker-compose", project: sandbox.composeProject },
           // 20 kills in a few minutes would otherwise be (rightly) a restart loop.
-          health: { restartLoopCount: 100, restartLoopWindowSeconds: 10 },
+          // ...and more than 4 outages an hour a flapping incident: not what is timed here.
+          health: { restartLoopCount: 100, restartLoopWindowSeconds: 10, flappingOpensPerHour: 100 },
         },
       },
     }).targets.prod!;
@@ -83,7 +87,7 @@ async function main(): Promise<void> {
     cleanup.add("ssh", () => conn.close());
     const notifier = new TelegramNotifier(new Api(telegram.token, { apiRoot: telegram.apiRoot }), { log });
     const health = await startHealth({
-      db: database.db,
+      ...healthPorts(database.db),
       notifier,
       targets: { prod: { shell: conn.shell, docker: conn.docker, project: conn.project, config: target.health } },
       alertChatIds: [CHAT],
@@ -185,3 +189,9 @@ async function main(): Promise<void> {
 }
 
 await main();
+
+/** What app.ts hands health/ for one database. */
+function healthPorts(db: Db) {
+  const readers = new HealthReaders(db);
+  return { stores: createHealthStores(db), backups: readers, payouts: readers, render: alertRenderer };
+}

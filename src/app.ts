@@ -6,13 +6,16 @@ import { ensurePrivateDir } from "./config/file-permissions.js";
 import type { Config } from "./config/load.js";
 import { createBot, commandList } from "./bot/bot.js";
 import type { BotFeature } from "./bot/context.js";
+import { alertRenderer } from "./bot/alerts/render.js";
 import { createAlertsFeature } from "./bot/handlers/alerts.js";
 import { createAuditFeature } from "./bot/handlers/audit.js";
+import { createMutesFeature } from "./bot/handlers/mutes.js";
 import { createOperationsFeature } from "./bot/handlers/operations.js";
 import { createStatusFeature } from "./bot/handlers/status.js";
 import { ChatOperations } from "./bot/operations/chat-commands.js";
 import { ChatReporter } from "./bot/operations/chat-reporter.js";
 import { startHealth, type HealthTarget } from "./health/index.js";
+import { createHealthStores, HealthReaders } from "./infra/db/repos/health-readers.js";
 import { createOperationRepositories } from "./infra/db/repos/operations.js";
 import { createTargetConnections, type TargetConnections } from "./infra/targets.js";
 import { TelegramNotifier, configureApi } from "./infra/telegram/index.js";
@@ -58,13 +61,13 @@ async function openMigratedDatabase(config: Config, log: Logger): Promise<Databa
   const { databaseUrl, databaseOwnerUrl } = config.env;
   if (databaseOwnerUrl && !databaseUrl) throw new SetupError(["DATABASE_OWNER_URL: needs DATABASE_URL (the bot's own role) as well"]);
   if (!databaseUrl) {
-    log.info({ dataDir: config.env.dataDir }, "opening the embedded database (the first start initialises it and takes up to a minute)");
+    log.info({ dataDir: config.env.dataDir }, "no DATABASE_URL: starting the embedded Postgres under DATA_DIR");
+    ensurePrivateDir(config.env.dataDir); // the database files are for the bot's user only
   }
-  if (!databaseUrl) ensurePrivateDir(config.env.dataDir); // the database files are for the bot's user only
   // The embedded database is single-process: take DATA_DIR before opening it (see data-dir-lock.ts).
   const dirLock = databaseUrl ? undefined : lockDataDir(config.env.dataDir);
   try {
-    handle = await openDatabase({ url: databaseUrl, dataDir: config.env.dataDir });
+    handle = await openDatabase({ url: databaseUrl, dataDir: config.env.dataDir, log });
   } catch (err) {
     dirLock?.release();
     throw new SetupError([`database: cannot open (${(err as Error).message})`]);
@@ -164,7 +167,7 @@ export async function startApp(config: Config, log: Logger, options: StartAppOpt
   const healthTargets: Record<string, HealthTarget> = {};
   for (const [name, c] of connections) {
     targetPorts[name] = { shell: c.shell, docker: c.docker };
-    healthTargets[name] = { shell: c.shell, docker: c.docker, project: c.project, config: config.ops.targets[name]!.health };
+    healthTargets[name] = { shell: c.shell, docker: c.docker, project: c.project, services: Object.keys(config.ops.targets[name]!.services), config: config.ops.targets[name]!.health };
   }
 
   // Operations and alerts talk to Telegram through their own Api with bounded, paced retries;
@@ -175,8 +178,12 @@ export async function startApp(config: Config, log: Logger, options: StartAppOpt
   });
   const notifier = new TelegramNotifier(notifierApi, { log: log.child({ module: "notifier" }) });
   const repos = createOperationRepositories(database.db);
+  const healthReaders = new HealthReaders(database.db);
   const health = await startHealth({
-    db: database.db,
+    stores: createHealthStores(database.db),
+    backups: healthReaders,
+    payouts: healthReaders,
+    render: alertRenderer,
     notifier,
     targets: healthTargets,
     alertChatIds: config.env.alertChatIds,
@@ -203,6 +210,7 @@ export async function startApp(config: Config, log: Logger, options: StartAppOpt
     createOperationsFeature({ chat }),
     createStatusFeature({ chat }),
     createAlertsFeature({ alerts: health.alerts, audit }),
+    createMutesFeature({ alerts: health.alerts, audit }),
   ];
 
   const bot = createBot({

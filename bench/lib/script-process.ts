@@ -17,11 +17,13 @@ export interface ScriptProcess {
 }
 
 /**
- * Starts `node --import tsx <script>` with only the env given plus PATH/HOME (and NODE_OPTIONS when
- * the env names it), from the repository root.
+ * Starts a script with only the env given plus PATH/HOME (and NODE_OPTIONS when the env names it),
+ * from the repository root: plain `node` for JavaScript (`.js`, `.mjs`: what production runs),
+ * `node --import tsx` for TypeScript. `nodeArgs` go before the script (e.g. `--expose-gc`).
  */
-export function startScriptProcess(script: string, env: Record<string, string>): ScriptProcess {
-  const child = spawn(process.execPath, ["--import", TSX, resolve(ROOT, script)], {
+export function startScriptProcess(script: string, env: Record<string, string>, nodeArgs: readonly string[] = []): ScriptProcess {
+  const loader = /\.m?js$/.test(script) ? [] : ["--import", TSX];
+  const child = spawn(process.execPath, [...nodeArgs, ...loader, resolve(ROOT, script)], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/root", ...env },
     stdio: ["ignore", "pipe", "pipe"],

@@ -44,6 +44,8 @@ const httpCheck = z.strictObject({
   expectStatus: z.int().min(100).max(599).default(200),
   failuresBeforeAlert: z.int().min(1).max(100).default(2),
   successesBeforeRecovery: z.int().min(1).max(100).default(2),
+  /** The service this check watches: its failures join that service's incident (default: a configured service of the same name). */
+  service: name.optional(),
   ...httpExpectations,
 }).superRefine(oneBodyExpectation);
 
@@ -67,6 +69,10 @@ const health = z.strictObject({
   telegramWebhook: telegramWebhookCheck.optional(),
   /** Certificates to watch from the bot: expiry, chain and name. */
   tls: z.array(tlsCheck).default([]),
+  /** Reminder for an open, unacknowledged incident, in minutes; 0 = never. */
+  reminderMinutes: z.number().min(0).max(10080).default(60),
+  /** A service opening and recovering more often than this within an hour becomes one "flapping" incident. */
+  flappingOpensPerHour: z.int().min(1).max(100).default(4),
 });
 
 const healthcheck = z.strictObject({

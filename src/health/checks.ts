@@ -16,6 +16,10 @@ export type CheckOutcome = { status: "ok" } | { status: "failed"; error: string 
 
 export interface PolledCheck {
   key: IncidentKey;
+  /** The signal's name within its key ("http:web" on a service incident); default: the source. */
+  signal?: string;
+  /** Runs through the target's SSH link: held back while the target is unreachable. */
+  viaTarget?: boolean;
   intervalMs: number;
   policy: AlertPolicy;
   run(): Promise<CheckOutcome>;
@@ -50,6 +54,18 @@ export interface CheckContext {
   clock: Clock;
   /** Expected changes on the target (a deploy): HTTP failures are not counted meanwhile. */
   isTargetChanging: () => boolean;
+  /** The target's configured services (an HTTP check of the same name watches that service). */
+  services?: ReadonlySet<string>;
+}
+
+/**
+ * Where an HTTP check's failures go: the incident of the service it names (one incident per
+ * failing thing, whatever the signal), or its own when it names none.
+ */
+function httpKey(ctx: CheckContext, c: HttpCheckConfig): Pick<PolledCheck, "key" | "signal"> {
+  const service = c.service ?? (ctx.services?.has(c.name) ? c.name : undefined);
+  if (service === undefined) return { key: { target: ctx.target, source: "http", subject: c.name } };
+  return { key: { target: ctx.target, source: "service", subject: service }, signal: `http:${c.name}` };
 }
 
 function httpPolicy(c: HttpCheckConfig, remindEveryMs: number | null): AlertPolicy {
@@ -59,7 +75,8 @@ function httpPolicy(c: HttpCheckConfig, remindEveryMs: number | null): AlertPoli
 /** An HTTP check run on the target with its wget (the URL is usually a loopback address there). */
 export function httpFromTarget(ctx: CheckContext, shell: RemoteShell, c: HttpCheckConfig, remindEveryMs: number | null): PolledCheck {
   return {
-    key: { target: ctx.target, source: "http", subject: c.name },
+    ...httpKey(ctx, c),
+    viaTarget: true,
     intervalMs: c.intervalSeconds * 1000,
     policy: httpPolicy(c, remindEveryMs),
     async run() {
@@ -79,7 +96,7 @@ export function httpFromTarget(ctx: CheckContext, shell: RemoteShell, c: HttpChe
 /** An HTTP check run by the bot itself (fetch with a timeout). */
 export function httpFromBot(ctx: CheckContext, c: HttpCheckConfig, remindEveryMs: number | null, fetchFn: typeof fetch = fetch): PolledCheck {
   return {
-    key: { target: ctx.target, source: "http", subject: c.name },
+    ...httpKey(ctx, c),
     intervalMs: c.intervalSeconds * 1000,
     policy: httpPolicy(c, remindEveryMs),
     async run() {
@@ -119,6 +136,7 @@ export interface DiskCheckConfig {
 export function diskUsage(ctx: CheckContext, shell: RemoteShell, c: DiskCheckConfig, remindEveryMs: number | null): PolledCheck {
   return {
     key: { target: ctx.target, source: "disk", subject: c.path },
+    viaTarget: true,
     intervalMs: c.intervalSeconds * 1000,
     // Hovering around the threshold should not flap: two readings below it before recovery.
     policy: { failuresBeforeAlert: 1, successesBeforeRecovery: 2, remindEveryMs },
@@ -138,6 +156,9 @@ export function diskUsage(ctx: CheckContext, shell: RemoteShell, c: DiskCheckCon
   };
 }
 
+/** What an unreachable target's alert hides (inhibition: one alert, not one per check). */
+const HELD = " — its Docker, HTTP and disk alerts are held back until it answers";
+
 /** The target answering a trivial command over SSH. */
 export function reachability(ctx: CheckContext, shell: RemoteShell, intervalSeconds: number, remindEveryMs: number | null): PolledCheck {
   return {
@@ -147,30 +168,43 @@ export function reachability(ctx: CheckContext, shell: RemoteShell, intervalSeco
     async run() {
       try {
         const r = await shell.exec(["true"], { timeoutMs: 15_000, maxOutputBytes: 1024 });
-        if (r.timedOut) return { status: "failed", error: "not answering over SSH (no reply within 15 s)" };
-        if (r.code !== 0) return { status: "failed", error: `not answering over SSH (\`true\` exited with ${r.code})` };
+        if (r.timedOut) return { status: "failed", error: `not answering over SSH (no reply within 15 s)${HELD}` };
+        if (r.code !== 0) return { status: "failed", error: `not answering over SSH (\`true\` exited with ${r.code})${HELD}` };
         return { status: "ok" };
       } catch (err) {
-        return { status: "failed", error: `not answering over SSH: ${(err as Error).message}` };
+        return { status: "failed", error: `not answering over SSH: ${(err as Error).message}${HELD}` };
       }
     },
   };
 }
 
+/**
+ * Backup age. With no backup yet, the age counts from when opsgram first watched the target, so
+ * day one raises no false alarm; after the window it says "no backup yet" once (no reminders).
+ */
 export function backupAge(ctx: CheckContext, backups: BackupAges, maxAgeHours: number, intervalMs: number, remindEveryMs: number | null): PolledCheck {
-  return {
+  const policy: AlertPolicy = { failuresBeforeAlert: 1, successesBeforeRecovery: 1, remindEveryMs };
+  const check: PolledCheck = {
     key: { target: ctx.target, source: "backup", subject: "age" },
     intervalMs,
-    policy: { failuresBeforeAlert: 1, successesBeforeRecovery: 1, remindEveryMs },
+    policy,
     async run() {
+      const now = ctx.clock.now();
       const last = (await backups.lastSucceeded(ctx.target))?.createdAt ?? null;
       const maxMs = maxAgeHours * 3_600_000;
-      if (!last) return { status: "failed", error: `no successful backup recorded (max age ${maxAgeHours} h)` };
-      if (ctx.clock.now().getTime() - last.getTime() <= maxMs) return { status: "ok" };
+      if (!last) {
+        const since = await backups.watchingSince(ctx.target, now);
+        check.policy = { ...policy, remindEveryMs: null };
+        if (now.getTime() - since.getTime() <= maxMs) return { status: "ok" };
+        return { status: "failed", error: `no backup yet (watching since ${since.toISOString().slice(0, 16).replace("T", " ")} UTC, max age ${maxAgeHours} h)` };
+      }
+      check.policy = policy;
+      if (now.getTime() - last.getTime() <= maxMs) return { status: "ok" };
       // Stable text (no "30 h ago" that changes every poll and would edit the message each time).
       return { status: "failed", error: `no successful backup since ${last.toISOString().slice(0, 16).replace("T", " ")} UTC (max age ${maxAgeHours} h)` };
     },
   };
+  return check;
 }
 
 /** Payouts paused for longer than the reminder: an incident whose reminders repeat at that interval. */

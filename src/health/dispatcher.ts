@@ -1,9 +1,8 @@
 import type { Logger } from "../infra/logger.js";
-import type { Clock, InlineButton, Notifier, SentMessage } from "../shared/ports.js";
-import type { OutboxItem, OutboxStore } from "./ports.js";
-import { alertButtons, renderAlertMessage, renderRecoveryMessage, renderReminderMessage } from "./render.js";
+import type { Clock, Notifier, SentMessage } from "../shared/ports.js";
+import type { AlertRenderer, IncidentStore, MuteStore, OutboxItem, OutboxStore } from "./ports.js";
 import type { Incident, IncidentMessage } from "./types.js";
-import { keyString } from "./types.js";
+import { muteCovers } from "./types.js";
 
 /**
  * Delivers the alert outbox: oldest first per chat, chats independently. Items of one kind queued
@@ -16,7 +15,10 @@ import { keyString } from "./types.js";
  * answers again.
  */
 export interface DispatcherOptions {
-  store: OutboxStore;
+  outbox: OutboxStore;
+  incidents: IncidentStore;
+  mutes: MuteStore;
+  render: AlertRenderer;
   notifier: Notifier;
   clock: Clock;
   log: Logger;
@@ -46,6 +48,9 @@ const BATCH_LIMIT = 500;
 
 export class OutboxDispatcher {
   private readonly store: OutboxStore;
+  private readonly incidents: IncidentStore;
+  private readonly mutes: MuteStore;
+  private readonly render: AlertRenderer;
   private readonly notifier: Notifier;
   private readonly clock: Clock;
   private readonly log: Logger;
@@ -58,7 +63,10 @@ export class OutboxDispatcher {
   private loop: Promise<void> | null = null;
 
   constructor(options: DispatcherOptions) {
-    this.store = options.store;
+    this.store = options.outbox;
+    this.incidents = options.incidents;
+    this.mutes = options.mutes;
+    this.render = options.render;
     this.notifier = options.notifier;
     this.clock = options.clock;
     this.log = options.log;
@@ -95,14 +103,10 @@ export class OutboxDispatcher {
         waitMs = 1_000;
       }
       if (this.woken || this.abort.signal.aborted) continue;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, Math.max(0, waitMs));
-        function done() {
-          clearTimeout(timer);
-          resolve();
-        }
-        this.wakeUp = done;
-      });
+      // A wake-up (or stop) aborts the wait; the Clock keeps tests off real timers.
+      const wait = new AbortController();
+      this.wakeUp = () => wait.abort();
+      await this.clock.sleep(Math.max(0, waitMs), wait.signal).catch(() => {});
       this.wakeUp = null;
     }
   }
@@ -149,19 +153,20 @@ export class OutboxDispatcher {
     try {
       switch (kind) {
         case "open": {
-          const incidents = (await this.store.incidentsByIds(incidentIds)).filter((i) => i.state !== "muted");
+          const incidents = (await this.incidents.incidentsByIds(incidentIds)).filter((i) => i.state !== "muted");
           if (incidents.length === 0) {
             await this.store.delivered(ids, this.clock.now(), null, []);
             return true;
           }
           const mutedUntil = await this.mutedUntil();
-          const sent = await this.notifier.send(chatId, renderAlertMessage(incidents, mutedUntil), { buttons: alertButtons(incidents) });
+          const shown = this.render.alertMessage(incidents, mutedUntil);
+          const sent = await this.notifier.send(chatId, shown.text, { buttons: shown.buttons });
           await this.store.delivered(ids, this.clock.now(), toMessage(sent), incidents.map((i) => i.id));
           return true;
         }
         case "update": {
           const pendingOpen = new Set(later.filter((i) => i.kind === "open").map((i) => i.incidentId));
-          const incidents = await this.store.incidentsByIds(incidentIds);
+          const incidents = await this.incidents.incidentsByIds(incidentIds);
           const messages = new Map<number, IncidentMessage>();
           for (const incident of incidents) {
             // Not shown in this chat yet: the queued open renders the current state anyway.
@@ -170,26 +175,27 @@ export class OutboxDispatcher {
           }
           const mutedUntil = await this.mutedUntil();
           for (const message of messages.values()) {
-            const shown = await this.store.incidentsOnMessage(message);
+            const shown = await this.incidents.incidentsOnMessage(message);
             if (shown.length === 0) continue;
-            await this.notifier.edit(message, renderAlertMessage(shown, mutedUntil), { buttons: alertButtons(shown) });
+            const view = this.render.alertMessage(shown, mutedUntil);
+            await this.notifier.edit(message, view.text, { buttons: view.buttons });
           }
           await this.store.delivered(ids, this.clock.now(), null, []);
           return true;
         }
         case "recovery": {
-          await this.notifier.send(chatId, renderRecoveryMessage(batch.map((i) => i.text)));
+          await this.notifier.send(chatId, this.render.recoveryMessage(batch.map((i) => i.text)));
           await this.store.delivered(ids, this.clock.now(), null, []);
           return true;
         }
         case "reminder": {
           // A reminder that lost its reason while queued (acked, muted, resolved) is dropped.
-          const live = new Map((await this.store.incidentsByIds(incidentIds)).map((i) => [i.id, i]));
+          const live = new Map((await this.incidents.incidentsByIds(incidentIds)).map((i) => [i.id, i]));
           const keep = batch.filter((i) => i.incidentId !== null && live.get(i.incidentId)?.state === "open");
           if (keep.length > 0) {
-            const only = keep.length === 1 && keep[0]?.incidentId != null ? live.get(keep[0].incidentId) : undefined;
-            const buttons: InlineButton[][] = only ? alertButtons([only]) : [];
-            await this.notifier.send(chatId, renderReminderMessage(keep.map((i) => i.text)), { buttons });
+            const only = keep.length === 1 && keep[0]?.incidentId != null ? (live.get(keep[0].incidentId) ?? null) : null;
+            const view = this.render.reminderMessage(keep.map((i) => i.text), only);
+            await this.notifier.send(chatId, view.text, { buttons: view.buttons });
           }
           await this.store.delivered(ids, this.clock.now(), null, []);
           return true;
@@ -218,8 +224,8 @@ export class OutboxDispatcher {
   }
 
   private async mutedUntil(): Promise<(i: Incident) => Date | null> {
-    const mutes = new Map((await this.store.loadMutes(this.clock.now())).map((m) => [m.key, m.until]));
-    return (i) => mutes.get(keyString(i.key)) ?? null;
+    const mutes = await this.mutes.loadMutes(this.clock.now());
+    return (i) => mutes.filter((m) => muteCovers(m.key, i.key)).reduce<Date | null>((a, m) => (a && a > m.until ? a : m.until), null);
   }
 }
 

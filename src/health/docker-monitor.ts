@@ -3,6 +3,7 @@ import type { Logger } from "../infra/logger.js";
 import type { Clock, ContainerSummary, DockerApi, DockerEvent } from "../shared/ports.js";
 import { formatDuration } from "../shared/format.js";
 import type { ExpectedChangeRegistry } from "./expected-changes.js";
+import { after, every } from "./timers.js";
 import type { AlertPolicy, IncidentKey, Signal } from "./types.js";
 
 /**
@@ -27,7 +28,7 @@ export interface DockerMonitorOptions {
   clock: Clock;
   log: Logger;
   emit: (signal: Signal) => void;
-  /** Services with an unresolved docker incident (after a restart, the engine knows them). */
+  /** Services with an unresolved incident (after a restart, the engine knows them). */
   openServices: () => string[];
   restartLoopCount: number;
   restartLoopWindowMs: number;
@@ -40,6 +41,8 @@ export interface DockerMonitorOptions {
 
 const ONE_OFF_NAME = /[_-]run[_-][0-9a-f]{6,}$/;
 const OOM_MEMORY_MS = 10_000;
+/** This monitor's signal within a service incident. */
+const SIGNAL = "container";
 
 interface ServiceState {
   /** container name → why it is down */
@@ -49,7 +52,8 @@ interface ServiceState {
   lastExitCode: number | null;
   /** Bumped on every failure; a listing started before the last bump is stale. */
   failureSeq: number;
-  verifyTimer: NodeJS.Timeout | null;
+  /** Cancels the pending verification, if any. */
+  verifyTimer: (() => void) | null;
 }
 
 export class DockerMonitor {
@@ -60,7 +64,7 @@ export class DockerMonitor {
   private replicas = new Map<string, number>();
   private verifying = false;
   private stream: { stop(): void } | null = null;
-  private recheckTimer: NodeJS.Timeout | null = null;
+  private cancelRecheck: (() => void) | null = null;
   private stopped = false;
   private readonly policy: AlertPolicy;
 
@@ -76,16 +80,15 @@ export class DockerMonitor {
       (err) => this.o.log.warn({ err, target: this.o.target }, "docker event stream error; it reconnects"),
     );
     void this.recheck();
-    const every = this.o.recheckMs ?? 15_000;
-    this.recheckTimer = setInterval(() => void this.recheck(), every);
-    this.recheckTimer.unref?.();
+    const everyMs = this.o.recheckMs ?? 15_000;
+    this.cancelRecheck = every(this.o.clock, everyMs, () => void this.recheck());
   }
 
   stop(): void {
     this.stopped = true;
     this.stream?.stop();
-    if (this.recheckTimer) clearInterval(this.recheckTimer);
-    for (const s of this.services.values()) if (s.verifyTimer) clearTimeout(s.verifyTimer);
+    this.cancelRecheck?.();
+    for (const s of this.services.values()) s.verifyTimer?.();
   }
 
   /** Exposed for tests: feed one event as if it came from the stream. */
@@ -149,6 +152,8 @@ export class DockerMonitor {
       ok: false,
       error: this.describe(service, st),
       policy: this.policy,
+      signal: SIGNAL,
+      viaTarget: true,
       weight: isNew || death ? 1 : 0,
     });
   }
@@ -196,12 +201,11 @@ export class DockerMonitor {
 
   private scheduleVerify(service: string, delayMs: number): void {
     const st = this.stateOf(service);
-    if (st.verifyTimer) clearTimeout(st.verifyTimer);
-    st.verifyTimer = setTimeout(() => {
+    st.verifyTimer?.();
+    st.verifyTimer = after(this.o.clock, delayMs, () => {
       st.verifyTimer = null;
       void this.verify([service]);
-    }, delayMs);
-    st.verifyTimer.unref?.();
+    });
   }
 
   /** Lists the project and settles the state of the given services (recovered or still down). */
@@ -234,7 +238,7 @@ export class DockerMonitor {
         return;
       }
       st.down.clear();
-      this.o.emit({ key: this.key(service), at: new Date(now), ok: true, policy: this.policy });
+      this.o.emit({ key: this.key(service), at: new Date(now), ok: true, policy: this.policy, signal: SIGNAL, viaTarget: true });
       return;
     }
     // Still down. After a restart the engine knows the incident but not which containers: refill.
@@ -249,7 +253,7 @@ export class DockerMonitor {
       if (!c || isHealthy(c)) st.down.delete(name);
     }
     if (st.down.size > 0 && this.o.openServices().includes(service)) {
-      this.o.emit({ key: this.key(service), at: new Date(now), ok: false, error: this.describe(service, st), policy: this.policy, weight: 0 });
+      this.o.emit({ key: this.key(service), at: new Date(now), ok: false, error: this.describe(service, st), policy: this.policy, signal: SIGNAL, viaTarget: true, weight: 0 });
     }
   }
 
@@ -265,8 +269,9 @@ export class DockerMonitor {
     }
   }
 
+  /** The service's incident (other signals, such as its HTTP check, join the same one). */
   private key(service: string): IncidentKey {
-    return { target: this.o.target, source: "docker", subject: service };
+    return { target: this.o.target, source: "service", subject: service };
   }
 }
 

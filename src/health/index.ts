@@ -1,29 +1,8 @@
 /**
  * Health alerts: monitors → incidents → a durable outbox → the alert chats.
  *
- * Wiring in main.ts (one call; everything runs in the background until `stop()`):
- *
- * ```ts
- * import { Api } from "grammy";
- * import { startHealth } from "./health/index.js";
- * import { TelegramNotifier, configureApi } from "./infra/telegram/index.js";
- * import { createAlertsFeature } from "./bot/handlers/alerts.js";
- *
- * configureApi(bot.api);                                   // bounded auto-retry for the bot's own replies
- * const notifier = new TelegramNotifier(new Api(token, { apiRoot }), { log });  // own retries: no auto-retry here
- * const health = await startHealth({
- *   db: handle.db,                                         // migrated drizzle Db (Postgres or PGlite)
- *   notifier,
- *   targets: { prod: { shell, docker, project, config: targetConfig.health } },  // from createTargetConnections
- *   alertChatIds: env.adminChatIds,
- *   log: log.child({ module: "health" }),
- *   backups: repos.backups, payouts: repos.payouts,         // optional: default readers over the same db
- * });
- * features.push(createAlertsFeature({ alerts: health.alerts, audit }));
- * createOperations({ …, expected: health.expected });       // deploy/scale/rollback: no alerts for our own changes
- * …
- * await health.stop();                                     // on SIGTERM, before closing the database
- * ```
+ * health/ is not a composition root: app.ts builds the adapters and hands them over as ports
+ * (stores over the database, the Notifier, the renderer from bot/, each target's shell and Docker).
  *
  * What runs: per target, the Docker event stream of its compose project (die/oom/unhealthy/restart
  * loops, alert within ~0.5 s), its HTTP checks (from the target over the RemoteShell, or from the
@@ -32,20 +11,16 @@
  * and delivers oldest first with retries (an alert waits out a Telegram outage and a restart).
  */
 import type { TargetConfig } from "../config/file.js";
-import type { Db } from "../infra/db/client.js";
-import { AlertOutboxRepo } from "../infra/db/repos/alert-outbox.js";
-import { HealthReaders } from "../infra/db/repos/health-readers.js";
-import { IncidentsRepo } from "../infra/db/repos/incidents.js";
-import { MutesRepo } from "../infra/db/repos/mutes.js";
 import type { Logger } from "../infra/logger.js";
 import { systemClock, type Clock, type DockerApi, type Notifier, type RemoteShell } from "../shared/ports.js";
 import { backupAge, diskUsage, httpFromBot, httpFromTarget, payoutsPaused, reachability, type CheckContext, type PolledCheck } from "./checks.js";
 import { OutboxDispatcher } from "./dispatcher.js";
 import { DockerMonitor } from "./docker-monitor.js";
 import { ExpectedChangeRegistry, type ExpectedChanges } from "./expected-changes.js";
-import type { BackupAges, IncidentStore, OutboxStore, PayoutsStates } from "./ports.js";
+import type { AlertRenderer, BackupAges, HealthStores, PayoutsStates } from "./ports.js";
 import { CheckScheduler } from "./scheduler.js";
 import { HealthService, type AlertsControl } from "./service.js";
+import { every } from "./timers.js";
 
 export type { ExpectedChange, ExpectedChanges } from "./expected-changes.js";
 export type { AlertActionResult, AlertsControl } from "./service.js";
@@ -57,6 +32,8 @@ export interface HealthTarget {
   docker: DockerApi;
   /** Compose project name (the `com.docker.compose.project` label). */
   project: string;
+  /** Services configured in opsgram.yml (an HTTP check of the same name watches that service). */
+  services?: readonly string[];
   config: TargetConfig["health"];
 }
 
@@ -64,8 +41,10 @@ export interface HealthTarget {
 export interface HealthTuning {
   /** How long a new alert waits for others to join it in one message. Default 400 ms. */
   coalesceMs?: number;
-  /** Reminder for an open, unacked, unmuted incident (payouts use their own interval). Default 1 h; null = never. */
+  /** Overrides every target's `reminderMinutes` (payouts use their own interval); null = never. */
   remindEveryMs?: number | null;
+  /** A flapping incident resolves after this long without a failure. Default 15 min. */
+  flappingQuietMs?: number;
   /** Mute expiry and reminder resolution. Default 1 s. */
   tickMs?: number;
   /** A start is believed after this long. Default 1 s. */
@@ -81,17 +60,18 @@ export interface HealthTuning {
 }
 
 export interface StartHealthOptions {
-  db: Db;
+  stores: HealthStores;
+  /** Latest successful backup per target. */
+  backups: BackupAges;
+  /** Payouts state per target. */
+  payouts: PayoutsStates;
+  render: AlertRenderer;
   notifier: Notifier;
   targets: Record<string, HealthTarget>;
   /** Every alert goes to each of these chats (one message per incident per chat). */
   alertChatIds: readonly number[];
   log: Logger;
   clock?: Clock;
-  /** Latest successful backup per target; default: the backups table of `db`. */
-  backups?: BackupAges;
-  /** Payouts state per target; default: the payouts_state table of `db`. */
-  payouts?: PayoutsStates;
   tuning?: HealthTuning;
 }
 
@@ -111,41 +91,40 @@ export async function startHealth(options: StartHealthOptions): Promise<HealthHa
   const clock = options.clock ?? systemClock;
   const log = options.log;
   const t = options.tuning ?? {};
-  const remindEveryMs = t.remindEveryMs === undefined ? 3_600_000 : t.remindEveryMs;
-  const incidentsRepo = new IncidentsRepo(options.db);
-  const outboxRepo = new AlertOutboxRepo(options.db);
-  const mutesRepo = new MutesRepo(options.db);
-  const readers = new HealthReaders(options.db);
-
-  const incidentStore: IncidentStore = {
-    loadUnresolved: () => incidentsRepo.loadUnresolved(),
-    loadMutes: (now) => mutesRepo.loadMutes(now),
-    saveIncident: (incident, outbox, at) => incidentsRepo.saveIncident(incident, outbox, at),
-    saveMute: (mute) => mutesRepo.saveMute(mute),
-    incidentsByIds: (ids) => incidentsRepo.incidentsByIds(ids),
-    incidentsOnMessage: (m) => incidentsRepo.incidentsOnMessage(m),
-  };
-  const outboxStore: OutboxStore = {
-    pending: (limit) => outboxRepo.pending(limit),
-    delivered: (ids, at, message, attachTo) => outboxRepo.delivered(ids, at, message, attachTo),
-    retryLater: (ids, next, error) => outboxRepo.retryLater(ids, next, error),
-    giveUp: (ids, at, error) => outboxRepo.giveUp(ids, at, error),
-    incidentsByIds: (ids) => incidentsRepo.incidentsByIds(ids),
-    incidentsOnMessage: (m) => incidentsRepo.incidentsOnMessage(m),
-    loadMutes: (now) => mutesRepo.loadMutes(now),
-  };
+  const remindFor = (cfg: TargetConfig["health"]): number | null =>
+    t.remindEveryMs !== undefined ? t.remindEveryMs : cfg.reminderMinutes > 0 ? cfg.reminderMinutes * 60_000 : null;
+  const services = new Map<string, Set<string>>();
+  const maxOpensByTarget: Record<string, number> = {};
+  for (const [name, target] of Object.entries(options.targets)) {
+    services.set(name, new Set([...(target.services ?? []), ...target.config.http.flatMap((h) => (h.service ? [h.service] : []))]));
+    maxOpensByTarget[name] = target.config.flappingOpensPerHour;
+  }
+  const { incidents, mutes, outbox } = options.stores;
 
   if (options.alertChatIds.length === 0) log.warn("no alert chats configured: incidents are recorded but not sent");
 
   const dispatcher = new OutboxDispatcher({
-    store: outboxStore,
+    outbox,
+    incidents,
+    mutes,
+    render: options.render,
     notifier: options.notifier,
     clock,
     log: log.child({ module: "alert-outbox" }),
     coalesceMs: t.coalesceMs ?? 400,
     ...(t.outboxPollMs !== undefined ? { pollMs: t.outboxPollMs } : {}),
   });
-  const service = new HealthService({ store: incidentStore, clock, log, alertChatIds: options.alertChatIds, onQueued: () => dispatcher.wake() });
+  const service = new HealthService({
+    store: incidents,
+    mutes,
+    render: options.render,
+    services,
+    flapping: { maxOpens: 4, maxOpensByTarget, windowMs: 3_600_000, quietMs: t.flappingQuietMs ?? 900_000 },
+    clock,
+    log,
+    alertChatIds: options.alertChatIds,
+    onQueued: () => dispatcher.wake(),
+  });
   await service.load();
   const expected = new ExpectedChangeRegistry(clock);
   const submit = (signal: Parameters<HealthService["submit"]>[0]) => service.submit(signal);
@@ -155,6 +134,7 @@ export async function startHealth(options: StartHealthOptions): Promise<HealthHa
   for (const [name, target] of Object.entries(options.targets)) {
     const cfg = target.config;
     const targetLog = log.child({ target: name });
+    const remindEveryMs = remindFor(cfg);
     monitors.push(
       new DockerMonitor({
         target: name,
@@ -167,7 +147,7 @@ export async function startHealth(options: StartHealthOptions): Promise<HealthHa
         openServices: () =>
           service
             .openIncidents()
-            .filter((i) => i.key.target === name && i.key.source === "docker")
+            .filter((i) => i.key.target === name && i.key.source === "service")
             .map((i) => i.key.subject),
         restartLoopCount: cfg.restartLoopCount,
         restartLoopWindowMs: cfg.restartLoopWindowSeconds * 1000,
@@ -176,17 +156,17 @@ export async function startHealth(options: StartHealthOptions): Promise<HealthHa
         ...(t.dockerRecheckMs !== undefined ? { recheckMs: t.dockerRecheckMs } : {}),
       }),
     );
-    const ctx: CheckContext = { target: name, clock, isTargetChanging: () => expected.isTargetChanging(name) };
+    const ctx: CheckContext = { target: name, clock, isTargetChanging: () => expected.isTargetChanging(name), services: new Set(target.services ?? []) };
     for (const http of cfg.http) {
       checks.push(http.from === "bot" ? httpFromBot(ctx, http, remindEveryMs) : httpFromTarget(ctx, target.shell, http, remindEveryMs));
     }
     if (cfg.disk) checks.push(diskUsage(ctx, target.shell, cfg.disk, remindEveryMs));
     checks.push(reachability(ctx, target.shell, cfg.reachabilityIntervalSeconds, remindEveryMs));
     if (cfg.backupMaxAgeHours !== undefined) {
-      checks.push(backupAge(ctx, options.backups ?? readers, cfg.backupMaxAgeHours, t.backupCheckIntervalMs ?? 300_000, remindEveryMs));
+      checks.push(backupAge(ctx, options.backups, cfg.backupMaxAgeHours, t.backupCheckIntervalMs ?? 300_000, remindEveryMs));
     }
     if (cfg.payoutsPausedReminderMinutes !== undefined) {
-      checks.push(payoutsPaused(ctx, options.payouts ?? readers, cfg.payoutsPausedReminderMinutes, t.payoutsCheckIntervalMs ?? 60_000));
+      checks.push(payoutsPaused(ctx, options.payouts, cfg.payoutsPausedReminderMinutes, t.payoutsCheckIntervalMs ?? 60_000));
     }
   }
   const scheduler = new CheckScheduler(checks, submit, clock, log.child({ module: "health-checks" }));
@@ -194,13 +174,12 @@ export async function startHealth(options: StartHealthOptions): Promise<HealthHa
   dispatcher.start();
   for (const m of monitors) m.start();
   scheduler.start();
-  const tick = setInterval(() => void service.tick(), t.tickMs ?? 1_000);
-  const prune = setInterval(() => {
-    outboxRepo
+  const stopTick = every(clock, t.tickMs ?? 1_000, () => void service.tick());
+  const stopPrune = every(clock, 3_600_000, () => {
+    outbox
       .pruneDelivered(new Date(clock.now().getTime() - (t.outboxKeepMs ?? 7 * 86_400_000)))
       .catch((err: unknown) => log.warn({ err }, "pruning the alert outbox failed"));
-  }, 3_600_000);
-  prune.unref();
+  });
   log.info({ targets: Object.keys(options.targets), checks: checks.length, open: service.openIncidents().length }, "health monitoring started");
 
   let stopping: Promise<void> | null = null;
@@ -209,8 +188,8 @@ export async function startHealth(options: StartHealthOptions): Promise<HealthHa
     alerts: service,
     stop() {
       stopping ??= (async () => {
-        clearInterval(tick);
-        clearInterval(prune);
+        stopTick();
+        stopPrune();
         for (const m of monitors) m.stop();
         await scheduler.stop();
         await service.idle();

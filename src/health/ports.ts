@@ -1,8 +1,10 @@
+import type { InlineButton } from "../shared/ports.js";
 import type { Incident, IncidentMessage, Mute } from "./types.js";
 
 /**
- * What the health service needs from storage. Implemented over Postgres in
- * src/infra/db/repos/{incidents,alert-outbox,mutes}.ts; unit tests use an in-memory fake.
+ * What the health service needs from storage and from the chat layer, injected by app.ts. Storage
+ * is implemented over Postgres in src/infra/db/repos/{incidents,alert-outbox,mutes,health-readers}.ts
+ * (unit tests use an in-memory fake); rendering in src/bot/alerts/render.ts.
  */
 
 export type OutboxKind = "open" | "update" | "recovery" | "reminder";
@@ -31,22 +33,28 @@ export interface NewOutboxItem {
   text: string;
 }
 
-/** Incidents and mutes, for the service (which owns every incident column but `messages`). */
+/** Incidents, for the service and the dispatcher (the service owns every column but `messages`). */
 export interface IncidentStore {
   /** Unresolved incidents, to rebuild the engine after a restart. */
   loadUnresolved(): Promise<Incident[]>;
-  /** Mutes with `until` after `now`. */
-  loadMutes(now: Date): Promise<Mute[]>;
   /**
    * Inserts (when `incident.id` is 0) or updates an incident — every column except `messages`,
    * which only the dispatcher writes — and queues `outbox` for it, in one transaction. Returns the id.
    */
   saveIncident(incident: Incident, outbox: readonly NewOutboxItem[], at: Date): Promise<number>;
-  saveMute(mute: Mute): Promise<void>;
   /** Incidents by id (any state). */
   incidentsByIds(ids: readonly number[]): Promise<Incident[]>;
   /** Incidents shown in one chat message (a coalesced burst shares one). */
   incidentsOnMessage(message: IncidentMessage): Promise<Incident[]>;
+}
+
+/** Mutes by scope key; a mute outlives the incident it was pressed on. */
+export interface MuteStore {
+  /** Mutes with `until` after `now`. */
+  loadMutes(now: Date): Promise<Mute[]>;
+  /** Upserts by key. */
+  saveMute(mute: Mute): Promise<void>;
+  deleteMute(key: string): Promise<void>;
 }
 
 /** The outbox, for the dispatcher. */
@@ -65,18 +73,49 @@ export interface OutboxStore {
   retryLater(itemIds: readonly number[], nextAttemptAt: Date, error: string): Promise<void>;
   /** Gives the items up (Telegram refused them for good); kept for the record. */
   giveUp(itemIds: readonly number[], at: Date, error: string): Promise<void>;
-  incidentsByIds(ids: readonly number[]): Promise<Incident[]>;
-  incidentsOnMessage(message: IncidentMessage): Promise<Incident[]>;
-  /** Mutes in force, to show "muted until" on edits. */
-  loadMutes(now: Date): Promise<Mute[]>;
+  /** Deletes delivered rows older than `before`. */
+  pruneDelivered(before: Date): Promise<number>;
+}
+
+/** Everything health/ keeps, as app.ts hands it over. */
+export interface HealthStores {
+  incidents: IncidentStore;
+  mutes: MuteStore;
+  outbox: OutboxStore;
+}
+
+/** A rendered chat message: text plus inline buttons (rows). */
+export interface RenderedAlert {
+  text: string;
+  buttons: InlineButton[][];
+}
+
+/**
+ * How incidents become chat text and buttons. Implemented in bot/ (Telegram's concern); health/
+ * decides what to say and when, never how it looks.
+ */
+export interface AlertRenderer {
+  /** One line for the outbox record: "🔴 prod: web exited (code 137)". */
+  alertLine(incident: Incident): string;
+  /** "🟢 prod: web recovered after 3 min 12 s" */
+  recoveryLine(incident: Incident): string;
+  /** "⏰ prod: still down after 1 h 5 min — …" */
+  reminderLine(incident: Incident, now: Date): string;
+  /** The alert message for one incident or a coalesced burst, from current state. */
+  alertMessage(incidents: readonly Incident[], mutedUntil: (i: Incident) => Date | null): RenderedAlert;
+  recoveryMessage(lines: readonly string[]): string;
+  /** Reminders coalesced; `only` is set when one incident is reminded (it gets its buttons). */
+  reminderMessage(lines: readonly string[], only: Incident | null): RenderedAlert;
 }
 
 /**
  * Latest successful backup of a target (the backups table). Shaped like the operations'
- * BackupsRepo, so `repos.backups` can be passed as is.
+ * BackupsRepo, plus when watching began.
  */
 export interface BackupAges {
   lastSucceeded(target: string): Promise<{ createdAt: Date } | null>;
+  /** When backups of the target were first watched (stored at the first call, so it survives restarts). */
+  watchingSince(target: string, now: Date): Promise<Date>;
 }
 
 export interface PayoutsPause {

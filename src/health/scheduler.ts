@@ -38,8 +38,9 @@ export class CheckScheduler {
     }
     if (this.abort.signal.aborted) return;
     const at = this.clock.now();
-    if (outcome.status === "ok") await this.submit({ key: check.key, at, ok: true, policy: check.policy });
-    else if (outcome.status === "failed") await this.submit({ key: check.key, at, ok: false, error: outcome.error, policy: check.policy });
+    const base = { key: check.key, at, policy: check.policy, ...(check.signal ? { signal: check.signal } : {}), ...(check.viaTarget ? { viaTarget: true } : {}) };
+    if (outcome.status === "ok") await this.submit({ ...base, ok: true });
+    else if (outcome.status === "failed") await this.submit({ ...base, ok: false, error: outcome.error });
     else this.log.debug({ key: check.key, reason: outcome.reason }, "health check could not look");
   }
 

@@ -1,10 +1,9 @@
 import type { Logger } from "../infra/logger.js";
 import type { Clock } from "../shared/ports.js";
 import type { EngineEffect } from "./engine.js";
-import { IncidentEngine } from "./engine.js";
-import type { IncidentStore, NewOutboxItem } from "./ports.js";
-import { alertLine, recoveryLine, reminderLine } from "./render.js";
-import type { AlertActor, Incident, IncidentMessage, Signal } from "./types.js";
+import { IncidentEngine, type FlappingPolicy } from "./engine.js";
+import type { AlertRenderer, IncidentStore, MuteStore, NewOutboxItem } from "./ports.js";
+import type { AlertActor, Incident, IncidentMessage, Mute, Signal } from "./types.js";
 import { keyString } from "./types.js";
 
 /**
@@ -23,18 +22,36 @@ export interface AlertsControl {
   mute(incidentId: number, message: IncidentMessage | null, minutes: number, actor: AlertActor): Promise<AlertActionResult>;
   /** The unresolved incidents a press would act on (for the audit row written before acting). */
   incidentsFor(incidentId: number, message: IncidentMessage | null): Promise<Incident[]>;
+  /** Mutes in force, soonest ending first. */
+  activeMutes(): Mute[];
+  /**
+   * What a word from /mute or /unmute names: a target (every alert of it) or a service (on each
+   * target that has it). Empty when it names nothing known.
+   */
+  scopesFor(word: string): string[];
+  /** Targets and services a mute can name, for the error message. */
+  knownNames(): string[];
+  /** Mutes the scopes for `minutes` (a reason is shown in /alerts). */
+  muteScopes(scopes: readonly string[], minutes: number, actor: AlertActor, reason: string | null): Promise<Mute[]>;
+  /** Lifts the scopes' mutes; returns the ones that were in force. */
+  unmuteScopes(scopes: readonly string[]): Promise<string[]>;
 }
 
 /** `done`: these incidents changed; `nothing`: all already resolved (or acked, for ack). */
 export type AlertActionResult = { status: "done"; incidents: Incident[] } | { status: "nothing" };
 
 export interface HealthServiceOptions {
+  /** Target → services a mute may name (configured services, services named by HTTP checks). */
+  services?: ReadonlyMap<string, ReadonlySet<string>>;
   store: IncidentStore;
+  mutes: MuteStore;
+  render: AlertRenderer;
   clock: Clock;
   log: Logger;
   alertChatIds: readonly number[];
   /** Called after outbox items were queued (the dispatcher's wake-up). */
   onQueued: () => void;
+  flapping?: FlappingPolicy;
 }
 
 /**
@@ -46,23 +63,31 @@ export class HealthService implements AlertsControl {
   private engine: IncidentEngine = new IncidentEngine({ incidents: [], mutes: [] });
   private queue: Promise<unknown> = Promise.resolve();
   private readonly store: IncidentStore;
+  private readonly mutes: MuteStore;
+  private readonly render: AlertRenderer;
   private readonly clock: Clock;
   private readonly log: Logger;
   private readonly chats: readonly number[];
   private readonly onQueued: () => void;
+  private readonly services: ReadonlyMap<string, ReadonlySet<string>>;
+  private readonly flapping: FlappingPolicy | undefined;
 
   constructor(options: HealthServiceOptions) {
     this.store = options.store;
+    this.mutes = options.mutes;
+    this.render = options.render;
     this.clock = options.clock;
     this.log = options.log;
     this.chats = options.alertChatIds;
     this.onQueued = options.onQueued;
+    this.services = options.services ?? new Map();
+    this.flapping = options.flapping;
   }
 
   /** Rebuilds the engine from the store (open incidents, mutes in force). Call once before use. */
   async load(): Promise<void> {
-    const [incidents, mutes] = await Promise.all([this.store.loadUnresolved(), this.store.loadMutes(this.clock.now())]);
-    this.engine = new IncidentEngine({ incidents, mutes });
+    const [incidents, mutes] = await Promise.all([this.store.loadUnresolved(), this.mutes.loadMutes(this.clock.now())]);
+    this.engine = new IncidentEngine({ incidents, mutes, ...(this.flapping ? { flapping: this.flapping } : {}) });
   }
 
   /** Feeds an observation from a monitor. Never throws: storage errors are logged. */
@@ -117,13 +142,60 @@ export class HealthService implements AlertsControl {
     return this.serial(async () => {
       const until = new Date(this.clock.now().getTime() + minutes * 60_000);
       const changed: Incident[] = [];
-      for (const incident of keys.values()) {
-        const { mute, effects } = this.engine.mute(incident.key, until, actor);
-        await this.store.saveMute(mute);
+      for (const [scope, incident] of keys) {
+        const { mute, effects } = this.engine.mute(scope, until, actor);
+        await this.mutes.saveMute(mute);
         await this.apply(effects);
         changed.push(this.engine.incidentFor(incident.key) ?? incident);
       }
       return changed.length > 0 ? { status: "done", incidents: changed } : { status: "nothing" };
+    });
+  }
+
+  activeMutes(): Mute[] {
+    return this.engine.activeMutes(this.clock.now());
+  }
+
+  scopesFor(word: string): string[] {
+    if (this.services.has(word)) return [word];
+    const targets = new Set<string>();
+    for (const [target, names] of this.services) if (names.has(word)) targets.add(target);
+    for (const key of this.engine.knownKeys()) if (key.source === "service" && key.subject === word) targets.add(key.target);
+    return [...targets].sort().map((target) => keyString({ target, source: "service", subject: word }));
+  }
+
+  knownNames(): string[] {
+    const names = new Set<string>(this.services.keys());
+    for (const set of this.services.values()) for (const n of set) names.add(n);
+    for (const key of this.engine.knownKeys()) if (key.source === "service") names.add(key.subject);
+    return [...names].sort();
+  }
+
+  muteScopes(scopes: readonly string[], minutes: number, actor: AlertActor, reason: string | null): Promise<Mute[]> {
+    return this.serial(async () => {
+      const until = new Date(this.clock.now().getTime() + minutes * 60_000);
+      const saved: Mute[] = [];
+      for (const scope of scopes) {
+        const { mute, effects } = this.engine.mute(scope, until, actor, reason);
+        await this.mutes.saveMute(mute);
+        await this.apply(effects);
+        saved.push(mute);
+      }
+      return saved;
+    });
+  }
+
+  unmuteScopes(scopes: readonly string[]): Promise<string[]> {
+    return this.serial(async () => {
+      const lifted: string[] = [];
+      for (const scope of scopes) {
+        const effects = this.engine.unmute(scope, this.clock.now());
+        if (effects === null) continue;
+        await this.mutes.deleteMute(scope);
+        await this.apply(effects);
+        lifted.push(scope);
+      }
+      return lifted;
     });
   }
 
@@ -161,15 +233,18 @@ export class HealthService implements AlertsControl {
     const each = (kind: NewOutboxItem["kind"], text: string) => this.chats.map((chatId) => ({ chatId, kind, text }));
     switch (effect.type) {
       case "open":
-        return effect.notify ? each("open", alertLine(incident)) : [];
+        return effect.notify ? each("open", this.render.alertLine(incident)) : [];
       case "update":
-        return each("update", alertLine(incident));
+        return each("update", this.render.alertLine(incident));
       case "resolve": {
-        if (!effect.notify) return incident.id === 0 ? [] : each("update", alertLine(incident));
-        return [...each("recovery", recoveryLine(incident)), ...each("update", alertLine(incident))];
+        if (!effect.notify) return incident.id === 0 ? [] : each("update", this.render.alertLine(incident));
+        return [...each("recovery", this.render.recoveryLine(incident)), ...each("update", this.render.alertLine(incident))];
       }
       case "remind":
-        return each("reminder", reminderLine(incident, at));
+        return each("reminder", this.render.reminderLine(incident, at));
+      case "worse":
+        // Posted once more (it was acknowledged, and now something new joined it).
+        return each("open", this.render.alertLine(incident));
     }
   }
 }

@@ -3,10 +3,14 @@
  * feature. Plain data only: no I/O, no grammY, no SQL.
  */
 
-/** Where a problem was seen. Matches the `incidents.source` column. */
-export type HealthSource = "docker" | "http" | "disk" | "backup" | "payouts" | "reachability";
+/**
+ * Where a problem was seen. Matches the `incidents.source` column. `service` groups every signal
+ * about one service on a target (container died, OOM, unhealthy, restart loop, an HTTP check
+ * naming the service) into one incident; `http` is left for checks that name no service.
+ */
+export type HealthSource = "service" | "docker" | "http" | "disk" | "backup" | "payouts" | "reachability";
 
-/** One problem's identity: an incident (and a mute) is keyed by target + source + subject. */
+/** One failing thing's identity: an incident (and a mute) is keyed by target + source + subject. */
 export interface IncidentKey {
   target: string;
   source: HealthSource;
@@ -20,6 +24,16 @@ export function keyString(key: IncidentKey): string {
 }
 
 export type IncidentState = "open" | "acked" | "muted" | "resolved";
+
+/** One signal of an incident, as listed on its message: "web exited (code 137)", "HTTP check web: …". */
+export interface IncidentSignal {
+  /** Stable within the incident: "container", "http:web"… */
+  name: string;
+  /** Its latest problem line. */
+  error: string;
+  /** Still failing (false: it recovered while others did not). */
+  failing: boolean;
+}
 
 /** A chat message that shows an incident and is edited as it evolves. */
 export interface IncidentMessage {
@@ -39,6 +53,10 @@ export interface Incident {
   count: number;
   /** The current problem as one line without emoji or target, e.g. "web exited (code 137, OOM)". */
   lastError: string;
+  /** Every signal seen while open, in the order they joined. */
+  signals: IncidentSignal[];
+  /** Outages of this key within the flapping window when it became a flapping incident; 0 = not flapping. */
+  flaps: number;
   /** The message per alert chat that is edited in place (shared by a coalesced burst). */
   messages: IncidentMessage[];
   ackedBy: number | null;
@@ -62,16 +80,33 @@ export interface AlertPolicy {
  * subject is healthy now. Observations a monitor could not make (e.g. a target-side check while
  * the target is unreachable) are simply not reported.
  */
-export type Signal =
-  | { key: IncidentKey; at: Date; ok: true; policy: AlertPolicy }
-  | { key: IncidentKey; at: Date; ok: false; error: string; policy: AlertPolicy; /** Failures seen at once (docker: containers). */ weight?: number };
+export type Signal = SignalBase & ({ ok: true } | { ok: false; error: string; /** Failures seen at once (docker: containers). */ weight?: number });
 
-/** A mute as the engine sees it: the key string and when it ends. */
+interface SignalBase {
+  key: IncidentKey;
+  at: Date;
+  policy: AlertPolicy;
+  /** Which signal of the key this is ("container", "http:web"); default: the key's source. */
+  signal?: string;
+  /** Observed through the target's SSH link: held back while the target is unreachable. */
+  viaTarget?: boolean;
+}
+
+/**
+ * A mute as the engine sees it: its scope and when it ends. The scope is an incident key string
+ * (`prod:service:web`, `prod:disk:/`) or a whole target (`prod`).
+ */
 export interface Mute {
   key: string;
   until: Date;
   byUserId: number | null;
   byName: string | null;
+  reason: string | null;
+}
+
+/** Whether a mute scope covers an incident key. */
+export function muteCovers(scope: string, key: IncidentKey): boolean {
+  return scope === key.target || scope === keyString(key);
 }
 
 /** Who pressed a button. */

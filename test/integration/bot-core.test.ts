@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BotApiEmulator } from "../emulator/bot-api-emulator.js";
@@ -190,23 +193,29 @@ describe("when Telegram says another instance polls (409)", () => {
   });
 });
 
-describe("bot core on the embedded database (PGlite, the default)", () => {
-  it("starts without DATABASE_URL, answers and audits", async () => {
+describe("bot core on the embedded database (the default)", () => {
+  it("starts without DATABASE_URL, answers and audits; a second bot on the same DATA_DIR is refused", async () => {
     const emulator = await BotApiEmulator.start();
-    const bot = startBotProcess({
-      env: { TELEGRAM_BOT_TOKEN: emulator.token, TELEGRAM_API_ROOT: emulator.apiRoot, ADMIN_CHAT_IDS: "55" },
-    });
+    const dataDir = mkdtempSync(join(tmpdir(), "opsgram-embedded-bot-"));
+    const env = { TELEGRAM_BOT_TOKEN: emulator.token, TELEGRAM_API_ROOT: emulator.apiRoot, ADMIN_CHAT_IDS: "55", DATA_DIR: dataDir };
+    const bot = startBotProcess({ env });
     try {
-      await bot.waitForLog((l) => l.msg === "opsgram started", 120_000); // PGlite's first start runs initdb in WASM
-      expect(bot.logs().some((l) => l.msg === "database ready" && l.kind === "pglite")).toBe(true);
+      await bot.waitForLog((l) => l.msg === "opsgram started", 60_000);
+      expect(bot.logs().some((l) => typeof l.msg === "string" && l.msg.startsWith("first start: creating the embedded Postgres database"))).toBe(true);
+      expect(bot.logs().some((l) => l.msg === "database ready" && l.kind === "embedded")).toBe(true);
       emulator.sendCommand({ id: 55, type: "private" }, { id: 55 }, "/help");
       await emulator.waitForMessage((m) => m.chatId === 55);
       emulator.sendCommand({ id: 55, type: "private" }, { id: 55 }, "/audit");
       const reply = await emulator.waitForMessage((m) => m.chatId === 55 && m.text.startsWith("Last"));
       expect(reply.text).toContain("audit");
+
+      const second = await runBotToExit({ env });
+      expect(second.code).toBe(2);
+      expect(second.output).toMatch(/in use by another process .*another opsgram running with this DATA_DIR/);
     } finally {
       await bot.stop();
       await emulator.stop();
+      rmSync(dataDir, { recursive: true, force: true });
     }
   });
 });

@@ -1,311 +1,160 @@
-import { execFile } from "node:child_process";
-import { promisify } from "node:util";
 import { eq } from "drizzle-orm";
-import { Api, Bot } from "grammy";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { createAlertsFeature } from "../../src/bot/handlers/alerts.js";
-import type { BotContext } from "../../src/bot/context.js";
+import { Api } from "grammy";
+import { describe, expect, it } from "vitest";
 import { fileSchema } from "../../src/config/file.js";
-import { startHealth, type HealthHandle, type HealthTuning } from "../../src/health/index.js";
-import { PostgresAuditLog } from "../../src/infra/db/audit-log.js";
-import { openDatabase, type DatabaseHandle } from "../../src/infra/db/client.js";
+import { startHealth } from "../../src/health/index.js";
+import { openDatabase } from "../../src/infra/db/client.js";
 import { migrate } from "../../src/infra/db/migrate.js";
 import { AlertOutboxRepo } from "../../src/infra/db/repos/alert-outbox.js";
 import { auditEvents, backups, incidents, payoutsState } from "../../src/infra/db/schema/index.js";
-import { createLogger } from "../../src/infra/logger.js";
 import { TelegramNotifier } from "../../src/infra/telegram/notifier.js";
-import { createTargetConnections, type TargetConnections } from "../../src/infra/targets.js";
-import { BotApiEmulator, type BotMessage } from "../emulator/bot-api-emulator.js";
-import { startSandbox, type Sandbox } from "../sandbox/index.js";
+import { createTargetConnections } from "../../src/infra/targets.js";
+import type { BotMessage } from "../emulator/bot-api-emulator.js";
 import { createTestDatabase } from "../support/db.js";
+import * as h from "../support/health-harness.js";
 import { freePort } from "../support/ports.js";
 
 /**
- * Health alerts against the real thing: the sandbox VPS (dockerd + compose app over pinned SSH),
- * a real Postgres, and the Bot API emulator receiving what the Notifier sends. No bot process:
- * alerts go out through TelegramNotifier over grammY's Api; button presses go through a grammY
- * Bot carrying only the alerts feature.
+ * Health alerts against the real thing (see test/support/health-harness.ts): Docker events and
+ * HTTP checks through the sandbox, delivery through the durable outbox, Ack and Mute, restarts.
+ * One incident per failing thing, mutes, inhibition and flapping: health-incidents.test.ts.
  */
 
-const run = promisify(execFile);
-const CHAT = -1001234;
-const ALICE = { id: 7001, username: "alice" };
-const log = createLogger({ level: process.env.TEST_LOG_LEVEL ?? "silent" });
-
-let sandbox: Sandbox;
-let database: DatabaseHandle;
-let telegram: BotApiEmulator;
-let conn: TargetConnections;
-let health: HealthHandle | null = null;
-let bot: Bot<BotContext>;
-let audit: PostgresAuditLog;
-
-const HTTP = { intervalSeconds: 1, failuresBeforeAlert: 2, successesBeforeRecovery: 2 };
-
-function targetConfig() {
-  const parsed = fileSchema.parse({
-    targets: {
-      prod: {
-        host: `ssh://${sandbox.ssh.username}@127.0.0.1:${sandbox.ssh.port}`,
-        ssh: { privateKeyPath: sandbox.ssh.privateKeyPath, knownHostsPath: sandbox.ssh.knownHostsPath },
-        appDir: sandbox.appDir,
-        dockerSocket: sandbox.dockerSocket,
-        compose: { command: "docker-compose", project: sandbox.composeProject },
-        health: {
-          http: [{ name: "web", url: `http://127.0.0.1:${sandbox.webPort}/health`, from: "target", timeoutSeconds: 2, ...HTTP }],
-          reachabilityIntervalSeconds: 30,
-          // The tests kill web several times within minutes; that is not the loop under test here.
-          restartLoopCount: 20,
-        },
-      },
-    },
-  }).targets.prod;
-  if (!parsed) throw new Error("no target");
-  return parsed;
-}
-
-async function startMonitoring(tuning: HealthTuning = {}): Promise<HealthHandle> {
-  const api = new Api(telegram.token, { apiRoot: telegram.apiRoot });
-  const notifier = new TelegramNotifier(api, { log, perChatIntervalMs: 300 });
-  health = await startHealth({
-    db: database.db,
-    notifier,
-    targets: { prod: { shell: conn.shell, docker: conn.docker, project: conn.project, config: targetConfig().health } },
-    alertChatIds: [CHAT],
-    log,
-    tuning: { coalesceMs: 400, dockerSettleMs: 300, dockerRecheckMs: 3_000, remindEveryMs: null, tickMs: 200, outboxPollMs: 1_000, ...tuning },
-  });
-  return health;
-}
-
-async function docker(...args: string[]): Promise<string> {
-  const { stdout } = await run("docker", args, { env: { ...process.env, ...sandbox.env }, timeout: 60_000 });
-  return stdout.trim();
-}
-async function compose(...args: string[]): Promise<string> {
-  const { stdout } = await run("docker-compose", args, { cwd: sandbox.appDir, env: { ...process.env, ...sandbox.env }, timeout: 120_000 });
-  return stdout.trim();
-}
-const webId = () => compose("ps", "-q", "web");
-
-/** Messages the emulator received after `mark` (an index into telegram.messages) matching `p`. */
-function sentSince(mark: number, p: (m: BotMessage) => boolean = () => true): BotMessage[] {
-  return telegram.messages.slice(mark).filter((m) => m.chatId === CHAT && p(m.history[0] ? { ...m, text: m.history[0].text } : m));
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitUntil<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
-
-/** Everything quiet: no open incident, web healthy, and a moment for stragglers. */
-async function settled(): Promise<void> {
-  await waitUntil("web healthy", async () => (await docker("inspect", "-f", "{{.State.Health.Status}}", await webId())) === "healthy" || undefined, 30_000);
-  await waitUntil("no open incidents", () => (health?.alerts.openIncidents().length === 0 ? true : undefined), 30_000);
-  await sleep(800);
-}
-
-async function press(message: BotMessage, label: string) {
-  const button = message.replyMarkup?.inline_keyboard.flat().find((b) => b.text === label);
-  if (!button || !("callback_data" in button)) throw new Error(`no ${label} button on message ${message.messageId}`);
-  const update = telegram.pressButton({ id: CHAT, type: "supergroup" }, ALICE, message.messageId, button.callback_data);
-  await bot.handleUpdate(update);
-  return telegram.waitForCallbackAnswer(update.callback_query?.id);
-}
-
-beforeAll(async () => {
-  [sandbox, telegram] = await Promise.all([startSandbox({ postgresUrl: inject("postgresUrl") }), BotApiEmulator.start()]);
-  database = await openDatabase({ url: createTestDatabase("health"), dataDir: "/unused" });
-  await migrate(database);
-  audit = new PostgresAuditLog(database.db);
-  conn = createTargetConnections("prod", targetConfig(), log);
-  await startMonitoring();
-  bot = new Bot<BotContext>(telegram.token, { client: { apiRoot: telegram.apiRoot } });
-  bot.use((ctx, next) => {
-    ctx.actor = { chatId: ctx.chat?.id ?? 0, userId: ctx.from?.id ?? 0, username: ctx.from?.username ?? null };
-    ctx.log = log;
-    return next();
-  });
-  const feature = createAlertsFeature({ alerts: { ...proxyAlerts() }, audit });
-  feature.register(bot as never);
-  await bot.init();
-  await settled();
-});
-
-/** The feature is registered once; it talks to whichever health instance is current (restarts). */
-function proxyAlerts(): HealthHandle["alerts"] {
-  const current = () => {
-    if (!health) throw new Error("health not running");
-    return health.alerts;
-  };
-  return {
-    openIncidents: () => current().openIncidents(),
-    ack: (...a) => current().ack(...a),
-    mute: (...a) => current().mute(...a),
-    incidentsFor: (...a) => current().incidentsFor(...a),
-  };
-}
-
-afterAll(async () => {
-  await health?.stop();
-  await conn?.close();
-  await database?.close();
-  await telegram?.stop();
-  await sandbox?.stop();
-});
+h.useHealthHarness("health");
 
 describe("health alerts (sandbox + Postgres + emulator)", () => {
-  it("docker kill web: an alert within 2 s; compose up: a recovery with the duration, the alert edited", async () => {
-    const mark = telegram.messages.length;
-    const id = await webId();
-    const killedAt = Date.now();
-    await docker("kill", id);
-    const alert = await telegram.waitForMessage((m) => m.chatId === CHAT && /🔴 prod: web exited \(code 137\)/.test(m.text), 2_000);
-    expect(alert.sentAt.getTime() - killedAt).toBeLessThan(2_000);
-    expect(alert.replyMarkup?.inline_keyboard.flat().map((b) => b.text)).toEqual(["Ack", "Mute 1h"]);
-
-    await sleep(2_500);
-    await compose("up", "-d");
-    const recovery = await telegram.waitForMessage((m) => m.chatId === CHAT && /^🟢 prod: web recovered after \d/.test(m.text), 20_000);
-    const seconds = Number(/after ([\d.]+) s|after (\d+) s/.exec(recovery.text)?.[1] ?? NaN);
-    expect(seconds).toBeGreaterThanOrEqual(2.5);
-    await waitUntil("the alert edited to resolved", () => (/resolved after/.test(alert.text) ? true : undefined), 5_000);
-    expect(alert.replyMarkup?.inline_keyboard ?? []).toEqual([]);
-    // The one alert was edited, never re-sent.
-    expect(sentSince(mark, (m) => /^🔴 prod: web exited/.test(m.text))).toHaveLength(1);
-    await settled();
-  });
-
   it("health file removed: the HTTP alert after failuresBeforeAlert × interval; recovery once restored", async () => {
-    const id = await webId();
+    const id = await h.webId();
     const removedAt = Date.now();
-    await docker("exec", id, "rm", "/www/health");
-    const alert = await telegram.waitForMessage((m) => m.chatId === CHAT && /HTTP check web: status 404 \(expected 200\)/.test(m.text), 10_000);
+    await h.docker("exec", id, "rm", "/www/health");
+    const alert = await h.next((m) => /HTTP check web: status 404 \(expected 200\)/.test(m.text), 10_000);
     const after = alert.sentAt.getTime() - removedAt;
     // Two failed checks one second apart, then the coalescing window.
-    expect(after).toBeGreaterThanOrEqual((HTTP.failuresBeforeAlert - 1) * HTTP.intervalSeconds * 1000);
+    expect(after).toBeGreaterThanOrEqual((h.HTTP.failuresBeforeAlert - 1) * h.HTTP.intervalSeconds * 1000);
     expect(after).toBeLessThan(6_000);
-    await docker("exec", id, "sh", "-c", "echo ok > /www/health");
-    await telegram.waitForMessage((m) => m.chatId === CHAT && /🟢 prod: HTTP check web recovered after/.test(m.text), 10_000);
-    await settled();
+    await h.docker("exec", id, "sh", "-c", "echo ok > /www/health");
+    // The check names the service web: its recovery is web's.
+    await h.next((m) => /🟢 prod: web recovered after/.test(m.text), 10_000);
+    await h.settled();
   });
 
   it("a burst: 20 worker containers killed at once make at most 2 messages", async () => {
-    await compose("up", "-d", "--scale", "worker=20");
-    const ids = (await compose("ps", "-q", "worker")).split("\n").filter(Boolean);
+    await h.compose("up", "-d", "--scale", "worker=20");
+    const ids = (await h.compose("ps", "-q", "worker")).split("\n").filter(Boolean);
     expect(ids).toHaveLength(20);
-    await sleep(1_500); // let the monitor's next listing see them running
-    const mark = telegram.messages.length;
-    await docker("kill", ...ids);
-    const first = await telegram.waitForMessage((m) => m.chatId === CHAT && /worker/.test(m.text), 3_000);
-    await sleep(3_000);
-    const messages = sentSince(mark);
+    await h.sleep(1_500); // let the monitor's next listing see them running
+    const mark = h.telegram.messages.length;
+    await h.docker("kill", ...ids);
+    const first = await h.next((m) => /worker/.test(m.text), 3_000);
+    // The incident lists them (edited in place as the last deaths arrive).
+    await h.waitUntil("all 20 listed", () => (/worker: 20 containers down/.test(first.text) ? true : undefined), 5_000);
+    await h.compose("up", "-d", "--scale", "worker=1");
+    // The recovery is queued after every death was handled: whatever else the burst sent came before it.
+    const recovery = await h.next((m) => /🟢 prod: worker recovered/.test(m.text), 30_000);
+    const messages = h.sentSince(mark).filter((m) => m.index < recovery.index);
     expect(messages.length).toBeGreaterThanOrEqual(1);
     expect(messages.length).toBeLessThanOrEqual(2);
-    // The incident lists them (edited in place as the last deaths arrive).
-    await waitUntil("all 20 listed", () => (/worker: 20 containers down/.test(first.text) ? true : undefined), 5_000);
-    await compose("up", "-d", "--scale", "worker=1");
-    await telegram.waitForMessage((m) => m.chatId === CHAT && /🟢 prod: worker recovered/.test(m.text), 30_000);
-    await settled();
+    await h.settled();
   });
 
   it("Telegram answers 429 retry_after 3: the alert arrives after the wait, exactly once", async () => {
-    const mark = telegram.messages.length;
-    telegram.failNext("sendMessage", { status: 429, retryAfter: 3 });
+    const mark = h.telegram.messages.length;
+    h.telegram.failNext("sendMessage", { status: 429, retryAfter: 3 });
     const killedAt = Date.now();
-    await docker("kill", await webId());
-    const alert = await telegram.waitForMessage((m) => m.chatId === CHAT && /🔴 prod: web exited/.test(m.text), 10_000);
+    await h.docker("kill", await h.webId());
+    const alert = await h.next((m) => /🔴 prod: web exited/.test(m.text), 10_000);
     expect(alert.sentAt.getTime() - killedAt).toBeGreaterThanOrEqual(3_000);
-    const refused = telegram.calls.filter((c) => c.method === "sendMessage" && c.fault && "status" in c.fault && c.fault.status === 429);
+    const refused = h.telegram.calls.filter((c) => c.method === "sendMessage" && c.fault && "status" in c.fault && c.fault.status === 429);
     expect(refused.length).toBeGreaterThanOrEqual(1);
-    await compose("up", "-d");
-    await telegram.waitForMessage((m) => m.chatId === CHAT && /🟢 prod: web recovered/.test(m.text), 20_000);
-    expect(sentSince(mark, (m) => /^🔴 prod: web exited/.test(m.text))).toHaveLength(1);
-    await settled();
+    await h.compose("up", "-d");
+    await h.next((m) => /🟢 prod: web recovered/.test(m.text), 20_000);
+    expect(h.sentSince(mark, (m) => /^🔴 prod: web exited/.test(m.text))).toHaveLength(1);
+    await h.settled();
   });
 
   it("an expected change (our own deploy recreating web) raises no alert", async () => {
-    const mark = telegram.messages.length;
-    const change = health!.expected.expect("prod", ["web"], Date.now() + 120_000);
-    const before = await webId();
-    await compose("up", "-d", "--force-recreate", "web");
-    expect(await webId()).not.toBe(before);
-    await waitUntil("web healthy again", async () => (await docker("inspect", "-f", "{{.State.Health.Status}}", await webId())) === "healthy" || undefined, 30_000);
+    const mark = h.telegram.messages.length;
+    const change = h.health!.expected.expect("prod", ["web"], Date.now() + 120_000);
+    const before = await h.webId();
+    await h.compose("up", "-d", "--force-recreate", "web");
+    expect(await h.webId()).not.toBe(before);
+    await h.waitUntil("web healthy again", async () => (await h.docker("inspect", "-f", "{{.State.Health.Status}}", await h.webId())) === "healthy" || undefined, 30_000);
     change.end();
-    await sleep(4_000);
-    expect(sentSince(mark)).toEqual([]);
-    expect(health!.alerts.openIncidents()).toEqual([]);
-    await settled();
+    await h.marker();
+    expect(h.sentSince(mark, (m) => /web/.test(m.text))).toEqual([]);
+    // The change's grace period for trailing events (5 s) must be over before the next test kills web.
+    const registry = h.health!.expected as unknown as { isTargetChanging(target: string): boolean };
+    await h.waitUntil("the expected change's grace period over", () => (registry.isTargetChanging("prod") ? undefined : true), 10_000);
+    expect(h.health!.alerts.openIncidents()).toEqual([]);
+    await h.settled();
   });
 
   it("restart while an incident is open: no duplicate message, and the recovery still comes", async () => {
-    const mark = telegram.messages.length;
-    await docker("kill", await webId());
-    await telegram.waitForMessage((m) => m.chatId === CHAT && /🔴 prod: web exited/.test(m.text), 3_000);
-    await health!.stop();
-    const [row] = await database.db.select().from(incidents).where(eq(incidents.state, "open"));
+    const mark = h.telegram.messages.length;
+    await h.docker("kill", await h.webId());
+    await h.next((m) => /🔴 prod: web exited/.test(m.text), 3_000);
+    await h.health!.stop();
+    const [row] = await h.database.db.select().from(incidents).where(eq(incidents.state, "open"));
     expect(row?.messages).toHaveLength(1); // the message id survives in the DB
-    await startMonitoring({ remindEveryMs: 2_000 });
-    await sleep(1_500);
-    await compose("up", "-d");
-    await telegram.waitForMessage((m) => m.chatId === CHAT && /🟢 prod: web recovered/.test(m.text), 20_000);
+    await h.startMonitoring({ remindEveryMs: 2_000 });
+    await h.sleep(1_500);
+    await h.compose("up", "-d");
+    await h.next((m) => /🟢 prod: web recovered/.test(m.text), 20_000);
     // This instance reminds every 2 s, so "⏰ … still down" messages may come; the alert itself is not repeated.
-    const alerts = sentSince(mark, (m) => /^🔴 prod: web exited/.test(m.text));
+    const alerts = h.sentSince(mark, (m) => /^🔴 prod: web exited/.test(m.text));
     expect(alerts).toHaveLength(1);
     // The recovery edited the original message (same message id), not a copy.
     const original = alerts[0]!;
-    await waitUntil("the original edited to resolved", () => (/resolved after/.test(original.text) ? true : undefined), 5_000);
+    await h.waitUntil("the original edited to resolved", () => (/resolved after/.test(original.text) ? true : undefined), 5_000);
     expect(original.messageId).toBe(row?.messages[0]?.messageId);
     // Everything queued was delivered, nothing given up.
-    const repo = new AlertOutboxRepo(database.db);
-    await waitUntil("an empty outbox", async () => ((await repo.pending(10)).length === 0 ? true : undefined), 15_000);
+    const repo = new AlertOutboxRepo(h.database.db);
+    await h.waitUntil("an empty outbox", async () => ((await repo.pending(10)).length === 0 ? true : undefined), 15_000);
     expect((await repo.all()).filter((o) => o.givenUpAt !== null)).toEqual([]);
-    await settled();
+    await h.settled();
   });
 
   it("Ack stops reminders (and is audited); Mute keeps the key silent until it ends", async () => {
     // This instance reminds every 2 s (started by the restart test).
-    const id = await webId();
-    await docker("exec", id, "rm", "/www/health");
-    const alert = await telegram.waitForMessage((m) => m.chatId === CHAT && /HTTP check web: status 404/.test(m.text) && !m.text.startsWith("⏰"), 10_000);
-    await telegram.waitForMessage((m) => m.chatId === CHAT && m.text.startsWith("⏰") && /HTTP check web/.test(m.text), 6_000);
+    const id = await h.webId();
+    await h.docker("exec", id, "rm", "/www/health");
+    const alert = await h.next((m) => /HTTP check web: status 404/.test(m.text) && !m.text.startsWith("⏰"), 10_000);
+    await h.next((m) => m.text.startsWith("⏰") && /HTTP check web/.test(m.text), 6_000);
 
-    const answer = await press(alert, "Ack");
+    const answer = await h.press(alert, "Ack");
     expect(answer.text).toMatch(/^Acknowledged/);
-    const [ackRow] = await database.db.select().from(auditEvents).where(eq(auditEvents.action, "alerts.ack"));
-    expect(ackRow).toMatchObject({ userId: ALICE.id, username: "alice", target: "prod", outcome: "confirmed" });
-    await waitUntil("the alert shows the ack", () => (/acked by @alice/.test(alert.text) ? true : undefined), 5_000);
-    const afterAck = telegram.messages.length;
-    await sleep(5_000);
-    expect(sentSince(afterAck, (m) => m.text.startsWith("⏰") && /HTTP check web/.test(m.text))).toEqual([]);
+    const [ackRow] = await h.database.db.select().from(auditEvents).where(eq(auditEvents.action, "alerts.ack"));
+    expect(ackRow).toMatchObject({ userId: h.ALICE.id, username: "alice", target: "prod", outcome: "confirmed" });
+    await h.waitUntil("the alert shows the ack", () => (/acked by @alice/.test(alert.text) ? true : undefined), 5_000);
+    const afterAck = h.telegram.messages.length;
+    // Marker: an unacked incident opened after the ack gets its reminder; the acked one, older, would have had its own by then.
+    await h.docker("kill", await h.compose("ps", "-q", "worker"));
+    await h.waitUntil("a reminder of worker", () => h.sentSince(afterAck, (m) => m.text.startsWith("⏰") && /worker/.test(m.text))[0], 15_000);
+    await h.compose("up", "-d", "worker");
+    await h.waitUntil("worker recovered", () => h.sentSince(afterAck, (m) => /🟢 prod: worker recovered/.test(m.text))[0], 20_000);
+    expect(h.sentSince(afterAck, (m) => m.text.startsWith("⏰") && /HTTP check web/.test(m.text))).toEqual([]);
 
-    const muted = await press(alert, "Mute 1h");
+    const muted = await h.press(alert, "Mute 1h");
     expect(muted.text).toBe("Muted for 1 h.");
-    await waitUntil("the alert shows the mute", () => (/muted until/.test(alert.text) ? true : undefined), 5_000);
-    const afterMute = telegram.messages.length;
-    await docker("exec", id, "sh", "-c", "echo ok > /www/health");
-    await waitUntil("the HTTP incident resolved", () =>
-      health!.alerts.openIncidents().some((i) => i.key.source === "http") ? undefined : true,
+    await h.waitUntil("the alert shows the mute", () => (/muted until/.test(alert.text) ? true : undefined), 5_000);
+    const afterMute = h.telegram.messages.length;
+    await h.docker("exec", id, "sh", "-c", "echo ok > /www/health");
+    await h.waitUntil("the HTTP incident resolved", () =>
+      h.health!.alerts.openIncidents().some((i) => i.key.subject === "web") ? undefined : true,
     );
-    await docker("exec", id, "rm", "/www/health");
-    await waitUntil("the HTTP incident reopened (muted)", () =>
-      health!.alerts.openIncidents().find((i) => i.key.source === "http" && i.state === "muted"),
+    await h.docker("exec", id, "rm", "/www/health");
+    await h.waitUntil("the HTTP incident reopened (muted)", () =>
+      h.health!.alerts.openIncidents().find((i) => i.key.subject === "web" && i.state === "muted"),
     );
-    await sleep(2_500);
+    await h.marker();
     // Neither the recovery nor the new failure of the muted key reached the chat.
-    expect(sentSince(afterMute, (m) => /HTTP check web/.test(m.text))).toEqual([]);
-    const [muteAudit] = await database.db.select().from(auditEvents).where(eq(auditEvents.action, "alerts.mute"));
-    expect(muteAudit).toMatchObject({ userId: ALICE.id, args: { minutes: 60 } });
-    await docker("exec", id, "sh", "-c", "echo ok > /www/health");
-    await settled();
+    expect(h.sentSince(afterMute, (m) => /HTTP check web/.test(m.text))).toEqual([]);
+    const [muteAudit] = await h.database.db.select().from(auditEvents).where(eq(auditEvents.action, "alerts.mute"));
+    expect(muteAudit).toMatchObject({ userId: h.ALICE.id, args: { minutes: 60 } });
+    await h.docker("exec", id, "sh", "-c", "echo ok > /www/health");
+    await h.settled();
   });
+
   it("disk, backup age, payouts reminder and reachability against the real target and database", async () => {
     // A second instance on its own database and chat, so its alerts do not mix with the ones above.
     const AUX_CHAT = -1005678;
@@ -315,53 +164,59 @@ describe("health alerts (sandbox + Postgres + emulator)", () => {
     const parsed = fileSchema.parse({
       targets: {
         aux: {
-          host: `ssh://${sandbox.ssh.username}@127.0.0.1:${sandbox.ssh.port}`,
-          ssh: { privateKeyPath: sandbox.ssh.privateKeyPath, knownHostsPath: sandbox.ssh.knownHostsPath },
-          appDir: sandbox.appDir,
+          host: `ssh://${h.sandbox.ssh.username}@127.0.0.1:${h.sandbox.ssh.port}`,
+          ssh: { privateKeyPath: h.sandbox.ssh.privateKeyPath, knownHostsPath: h.sandbox.ssh.knownHostsPath },
+          appDir: h.sandbox.appDir,
           compose: { command: "docker-compose", project: "nosuchproject" },
-          health: { disk: { path: "/", warnPercent: 1, intervalSeconds: 5 }, backupMaxAgeHours: 1, payoutsPausedReminderMinutes: 0.02 },
+          // reminderMinutes 0: aux's incidents are never reminded (gone's, every 1.2 s, show reminders do run).
+          health: { disk: { path: "/", warnPercent: 1, intervalSeconds: 5 }, backupMaxAgeHours: 1, payoutsPausedReminderMinutes: 0.02, reminderMinutes: 0 },
         },
         gone: {
-          host: `ssh://${sandbox.ssh.username}@127.0.0.1:${deadPort}`,
-          ssh: { privateKeyPath: sandbox.ssh.privateKeyPath, knownHostsPath: sandbox.ssh.knownHostsPath, connectTimeoutSeconds: 2 },
-          appDir: sandbox.appDir,
+          host: `ssh://${h.sandbox.ssh.username}@127.0.0.1:${deadPort}`,
+          ssh: { privateKeyPath: h.sandbox.ssh.privateKeyPath, knownHostsPath: h.sandbox.ssh.knownHostsPath, connectTimeoutSeconds: 2 },
+          appDir: h.sandbox.appDir,
           compose: { command: "docker-compose", project: "gone" },
-          health: { reachabilityIntervalSeconds: 5 },
+          health: { reachabilityIntervalSeconds: 5, reminderMinutes: 0.02 },
         },
       },
     }).targets;
-    const auxConn = createTargetConnections("aux", parsed.aux!, log);
-    const goneConn = createTargetConnections("gone", parsed.gone!, log);
+    const auxConn = createTargetConnections("aux", parsed.aux!, h.log);
+    const goneConn = createTargetConnections("gone", parsed.gone!, h.log);
+    // A backup older than the window: alerts at once (with none at all, the window counts from today).
+    await aux.db.insert(backups).values({ target: "aux", status: "succeeded", path: "/backups/old.dump", createdAt: new Date(Date.now() - 2 * 3_600_000) });
     await aux.db.insert(payoutsState).values({ target: "aux", paused: true, byName: "alice", reason: "fraud check", since: new Date(Date.now() - 3_600_000) });
     const second = await startHealth({
-      db: aux.db,
-      notifier: new TelegramNotifier(new Api(telegram.token, { apiRoot: telegram.apiRoot }), { log, perChatIntervalMs: 200 }),
+      ...h.healthPorts(aux.db),
+      notifier: new TelegramNotifier(new Api(h.telegram.token, { apiRoot: h.telegram.apiRoot }), { log: h.log, perChatIntervalMs: 200 }),
       targets: {
         aux: { shell: auxConn.shell, docker: auxConn.docker, project: auxConn.project, config: parsed.aux!.health },
         gone: { shell: goneConn.shell, docker: goneConn.docker, project: goneConn.project, config: parsed.gone!.health },
       },
       alertChatIds: [AUX_CHAT],
-      log,
+      log: h.log,
       tuning: { coalesceMs: 200, backupCheckIntervalMs: 500, payoutsCheckIntervalMs: 500, tickMs: 200, outboxPollMs: 500 },
     });
     const inAux = (re: RegExp) => (m: BotMessage) => m.chatId === AUX_CHAT && re.test(m.history[0]?.text ?? m.text);
     // Alerts that open together share one message (coalesced), so look without consuming.
-    const seen = (re: RegExp, timeoutMs = 10_000) => waitUntil(`a message matching ${re}`, () => telegram.messages.find(inAux(re)), timeoutMs);
+    const seen = (re: RegExp, timeoutMs = 10_000) => h.waitUntil(`a message matching ${re}`, () => h.telegram.messages.find(inAux(re)), timeoutMs);
     try {
       await seen(/🔴 aux: disk \/ is \d+% full \(warning at 1%\)/);
-      await seen(/🔴 aux: no successful backup recorded \(max age 1 h\)/);
+      await seen(/🔴 aux: no successful backup since .* UTC \(max age 1 h\)/);
       await seen(/🔴 aux: payouts paused since .* by @alice: fraud check/);
       // The payouts reminder repeats at its interval while paused.
-      await waitUntil("two payouts reminders", () => (telegram.messages.filter(inAux(/^⏰ aux: payouts paused since/)).length >= 2 ? true : undefined));
+      await h.waitUntil("two payouts reminders", () => (h.telegram.messages.filter(inAux(/^⏰ aux: payouts paused since/)).length >= 2 ? true : undefined));
       await seen(/🔴 gone: not answering over SSH/, 20_000);
+      // Marker: two reminders of gone's incident (opened after aux's disk alert) have come; aux's disk alert, older, got none.
+      await h.waitUntil("two reminders of gone", () => (h.telegram.messages.filter(inAux(/⏰ gone: still down/)).length >= 2 ? true : undefined), 15_000);
+      expect(h.telegram.messages.filter(inAux(/⏰ aux: still down/))).toEqual([]);
 
       await aux.db.insert(backups).values({ target: "aux", status: "succeeded", path: "/backups/aux.dump", createdAt: new Date() });
       await seen(/^🟢 aux: backups are fresh again after/);
       await aux.db.update(payoutsState).set({ paused: false }).where(eq(payoutsState.target, "aux"));
       await seen(/^🟢 aux: payouts resumed/);
-      const reminders = telegram.messages.filter(inAux(/^⏰ aux: payouts/)).length;
-      await sleep(2_000);
-      expect(telegram.messages.filter(inAux(/^⏰ aux: payouts/)).length).toBe(reminders); // resolved: no more
+      const reminders = h.telegram.messages.filter(inAux(/^⏰ aux: payouts/)).length;
+      await h.sleep(2_000);
+      expect(h.telegram.messages.filter(inAux(/^⏰ aux: payouts/)).length).toBe(reminders); // resolved: no more
     } finally {
       await second.stop();
       await auxConn.close();

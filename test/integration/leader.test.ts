@@ -272,6 +272,7 @@ describe("two processes watching one real target (sandbox VPS over SSH)", () => 
           },
         },
       }),
+      { mode: 0o600 }, // opsgram refuses a config that others can read
     );
     const env = {
       TELEGRAM_BOT_TOKEN: emulator.token,

@@ -19,11 +19,22 @@ describe("packaging", () => {
     expect(out).toMatch(/opsgram-db/);
   });
 
-  it("the Dockerfile is multi-stage, runs as non-root and installs production dependencies only", () => {
+  it("the Dockerfile is multi-stage, runs as non-root, ships production dependencies only and runs compiled JavaScript", () => {
     const dockerfile = readFileSync("deploy/Dockerfile", "utf8");
     expect(dockerfile.match(/^FROM /gm)).toHaveLength(2);
-    expect(dockerfile).toMatch(/npm ci --omit=dev/);
+    expect(dockerfile).toMatch(/npm (ci|prune) --omit=dev/);
     expect(dockerfile).toMatch(/^USER node$/m);
     expect(dockerfile).toMatch(/COPY drizzle/);
+    expect(dockerfile).toMatch(/^CMD \["node", (".*", )?"dist\/main\.js"\]$/m);
+  });
+
+  it("npm start runs the compiled bot, npm ci builds it, and tsx is not a runtime dependency", () => {
+    const pkg = JSON.parse(readFileSync("package.json", "utf8")) as {
+      scripts: Record<string, string>;
+      dependencies: Record<string, string>;
+    };
+    expect(pkg.scripts.start).toMatch(/^node (--[a-z-]+=\S+ )*dist\/main\.js$/);
+    expect(pkg.scripts.prepare).toMatch(/tsc -p tsconfig\.build\.json/);
+    expect(Object.keys(pkg.dependencies)).not.toContain("tsx");
   });
 });

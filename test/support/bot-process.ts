@@ -1,10 +1,38 @@
-import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
 const ROOT = resolve(import.meta.dirname, "../..");
-const TSX = join(ROOT, "node_modules/tsx/dist/esm/index.mjs");
+const MAIN = join(ROOT, "dist/main.js");
+
+/** Newest modification time of a file under `dir` (recursive), in ms. */
+function newestIn(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile()) newest = Math.max(newest, statSync(join(entry.parentPath, entry.name)).mtimeMs);
+  }
+  return newest;
+}
+
+/** The Node flags of `npm start` (package.json), so tests and benchmarks run exactly what it runs. */
+export function startFlags(): string[] {
+  const start = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { scripts: { start: string } }).scripts.start;
+  return start.split(/\s+/).filter((word) => word.startsWith("--"));
+}
+
+let built = false;
+/**
+ * The bot runs as production runs it: compiled, `node dist/main.js` (`npm start`). `npm ci`
+ * builds dist/ (prepare); when src/ changed since, it is rebuilt here once per test process.
+ */
+export function ensureBuilt(): string {
+  if (built) return MAIN;
+  const stale = !existsSync(MAIN) || newestIn(join(ROOT, "src")) > statSync(MAIN).mtimeMs;
+  if (stale) execFileSync(process.execPath, [join(ROOT, "node_modules/typescript/bin/tsc"), "-p", join(ROOT, "tsconfig.build.json")], { cwd: ROOT, stdio: "inherit" });
+  built = true;
+  return MAIN;
+}
 
 export interface BotProcess {
   child: ChildProcess;
@@ -28,8 +56,8 @@ export interface BotProcessOptions {
 }
 
 /**
- * Runs the real bot (`src/main.ts`, as `npm start` does) as a child process with only the env
- * given, plus PATH/HOME. A temp DATA_DIR is used unless the env says otherwise.
+ * Runs the real bot (`node dist/main.js`, as `npm start` does) as a child process with only the
+ * env given, plus PATH/HOME. A temp DATA_DIR is used unless the env says otherwise.
  */
 export function startBotProcess(options: BotProcessOptions): BotProcess {
   const dataDir = mkdtempSync(join(tmpdir(), "opsgram-bot-"));
@@ -41,7 +69,7 @@ export function startBotProcess(options: BotProcessOptions): BotProcess {
     LOG_LEVEL: "debug",
     ...options.env,
   };
-  const child = spawn(process.execPath, ["--import", TSX, join(ROOT, "src/main.ts"), ...(options.args ?? [])], {
+  const child = spawn(process.execPath, [...startFlags(), ensureBuilt(), ...(options.args ?? [])], {
     cwd: options.cwd ?? dataDir,
     env,
     stdio: ["ignore", "pipe", "pipe"],

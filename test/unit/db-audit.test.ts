@@ -110,7 +110,7 @@ describe("toAuditJson", () => {
   });
 });
 
-describe("database on PGlite", () => {
+describe("database on the embedded Postgres (the default)", () => {
   let dir: string;
   let handle: DatabaseHandle;
   let audit: PostgresAuditLog;
@@ -137,20 +137,21 @@ describe("database on PGlite", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it("opens PGlite under the data dir and applies the migrations (again: no-op)", async () => {
-    expect(handle.kind).toBe("pglite");
+  it("starts the embedded Postgres under the data dir and applies the migrations (again: no-op)", async () => {
+    expect(handle.kind).toBe("embedded");
     await migrate(handle);
     await Promise.all([migrate(handle), migrate(handle)]);
     const tables = await handle.db.execute<{ table_name: string }>(
       sql`select table_name from information_schema.tables where table_schema = 'public' order by 1`,
     );
-    const names = (tables as unknown as { rows: { table_name: string }[] }).rows.map((r) => r.table_name);
+    const names = (tables as unknown as { table_name: string }[]).map((r) => r.table_name);
     expect(names).toEqual([
       "alert_outbox",
       "audit_digests",
       "audit_events",
       "backups",
       "deployments",
+      "health_watch",
       "incidents",
       "locks",
       "mutes",
@@ -255,7 +256,7 @@ describe("database on PGlite", () => {
     expect((err as MigrationError).migration).toBe("9999_broken");
     expect((err as MigrationError).message).toMatch(/migration 9999_broken failed: .*no_such_table.*does not exist/);
     const leftover = await handle.db.execute(sql`select to_regclass('public.half_done') as t`);
-    expect((leftover as unknown as { rows: { t: string | null }[] }).rows[0]?.t).toBeNull();
+    expect((leftover as unknown as { t: string | null }[])[0]?.t).toBeNull();
     await migrate(handle); // the real folder still applies cleanly afterwards
   });
 

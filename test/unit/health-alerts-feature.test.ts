@@ -1,9 +1,11 @@
+import { alertRenderer } from "../../src/bot/alerts/render.js";
 import { Bot } from "grammy";
 import type { Update } from "grammy/types";
 import { describe, expect, it } from "vitest";
 import { createAlertsFeature } from "../../src/bot/handlers/alerts.js";
+import { createMutesFeature } from "../../src/bot/handlers/mutes.js";
 import type { BotContext } from "../../src/bot/context.js";
-import { ackData, muteData } from "../../src/health/callback-data.js";
+import { ackData, muteData } from "../../src/bot/alerts/callback-data.js";
 import { HealthService } from "../../src/health/service.js";
 import type { AuditEvent, AuditEventInput, AuditLog } from "../../src/shared/ports.js";
 import { FakeClock, MemoryHealthStore, silentLog } from "./health-fakes.js";
@@ -30,7 +32,7 @@ class MemoryAudit implements AuditLog {
 async function setup() {
   const clock = new FakeClock();
   const store = new MemoryHealthStore();
-  const service = new HealthService({ store, clock, log: silentLog, alertChatIds: [CHAT], onQueued: () => {} });
+  const service = new HealthService({ store, mutes: store, render: alertRenderer, services: new Map([["prod", new Set(["web", "worker"])]]), clock, log: silentLog, alertChatIds: [CHAT], onQueued: () => {} });
   await service.load();
   const audit = new MemoryAudit();
   const bot = new Bot<BotContext>("1:test", { botInfo: { id: 1, is_bot: true, first_name: "opsgram", username: "opsgram_bot", can_join_groups: true, can_read_all_group_messages: false, supports_inline_queries: false, can_connect_to_business: false, has_main_web_app: false } as never });
@@ -46,6 +48,7 @@ async function setup() {
   });
   const feature = createAlertsFeature({ alerts: service, audit, now: () => clock.now() });
   feature.register(bot as never);
+  createMutesFeature({ alerts: service, audit }).register(bot as never);
   // One open incident shown in message 50.
   await service.submit({ key: { target: "prod", source: "docker", subject: "web" }, at: clock.now(), ok: false, error: "web exited (code 137)", policy: { failuresBeforeAlert: 1, successesBeforeRecovery: 1, remindEveryMs: null } });
   const incidentId = [...store.incidents.keys()][0]!;
@@ -70,7 +73,7 @@ function press(data: string): Update {
 function command(text: string): Update {
   return {
     update_id: updateId++,
-    message: { message_id: 1, date: 0, chat: { id: CHAT, type: "supergroup", title: "t" }, from: { id: 7, is_bot: false, first_name: "Alice" }, text, entities: [{ type: "bot_command", offset: 0, length: text.length }] },
+    message: { message_id: 1, date: 0, chat: { id: CHAT, type: "supergroup", title: "t" }, from: { id: 7, is_bot: false, first_name: "Alice" }, text, entities: [{ type: "bot_command", offset: 0, length: text.split(" ")[0]!.length }] },
   } as Update;
 }
 
@@ -110,5 +113,35 @@ describe("alerts feature", () => {
     await bot.handleUpdate(press(`alerts:mute:${incidentId}:525600`));
     expect(calls.at(-1)!.payload.text).toBe("This button is not valid any more.");
     expect(audit.events).toHaveLength(before);
+  });
+
+  it("/mute web 4h reason: audited before acting, covers the service, listed by /alerts; /unmute lifts it", async () => {
+    const { bot, calls, audit, service, store } = await setup();
+    const mutes = store.mutes;
+    audit.failNext = true;
+    await expect(bot.handleUpdate(command("/mute web 4h deploy window"))).rejects.toThrow(/database is down/);
+    expect(mutes.size).toBe(0); // no audit, no action
+    await bot.handleUpdate(command("/mute web 4h deploy window"));
+    expect(audit.events.at(-1)).toMatchObject({ action: "alerts.mute", outcome: "confirmed", args: { name: "web", minutes: 240, reason: "deploy window" } });
+    expect(mutes.get("prod:service:web")).toMatchObject({ reason: "deploy window", byUserId: 7 });
+    expect(calls.at(-1)!.payload.text).toBe("🔕 Muted web on prod for 4 h (until 2026-11-22 16:00 UTC): deploy window.");
+    await bot.handleUpdate(command("/alerts"));
+    expect(calls.at(-1)!.payload.text).toContain("1 mute in force:\n🔕 web on prod until 2026-11-22 16:00 UTC, by user 7: deploy window");
+    await bot.handleUpdate(command("/unmute web"));
+    expect(audit.events.at(-1)).toMatchObject({ action: "alerts.unmute", outcome: "confirmed" });
+    expect(mutes.size).toBe(0);
+    expect(service.activeMutes()).toEqual([]);
+    expect(calls.at(-1)!.payload.text).toBe("🔔 Unmuted web on prod. Alerts about it are sent again.");
+  });
+
+  it("/mute refuses unknown names and bad durations (audited as failed, nothing muted)", async () => {
+    const { bot, calls, audit, store } = await setup();
+    await bot.handleUpdate(command("/mute nosuch 4h"));
+    expect(calls.at(-1)!.payload.text).toMatch(/^⛔ "nosuch" is neither a target nor a known service\. Known: prod, web, worker$/);
+    await bot.handleUpdate(command("/mute web 8d"));
+    expect(calls.at(-1)!.payload.text).toBe("⛔ a mute lasts at most 7 days (7d)");
+    await bot.handleUpdate(command("/mute prod 30m"));
+    expect(store.mutes.get("prod")).toBeDefined();
+    expect(audit.events.map((e) => e.outcome)).toEqual(["failed", "failed", "confirmed"]);
   });
 });

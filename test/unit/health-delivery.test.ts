@@ -1,3 +1,4 @@
+import { alertRenderer } from "../../src/bot/alerts/render.js";
 import { describe, expect, it } from "vitest";
 import { OutboxDispatcher } from "../../src/health/dispatcher.js";
 import { HealthService } from "../../src/health/service.js";
@@ -20,8 +21,8 @@ function healthy(service: string, at: Date): Signal {
 
 async function setup(store = new MemoryHealthStore(), clock = new FakeClock()) {
   const notifier = new RecordingNotifier();
-  const dispatcher = new OutboxDispatcher({ store, notifier, clock, log: silentLog, coalesceMs: 400 });
-  const service = new HealthService({ store, clock, log: silentLog, alertChatIds: [CHAT], onQueued: () => {} });
+  const dispatcher = new OutboxDispatcher({ outbox: store, incidents: store, mutes: store, render: alertRenderer, notifier, clock, log: silentLog, coalesceMs: 400 });
+  const service = new HealthService({ store, mutes: store, render: alertRenderer, clock, log: silentLog, alertChatIds: [CHAT], onQueued: () => {} });
   await service.load();
   return { store, clock, notifier, dispatcher, service };
 }
@@ -44,7 +45,7 @@ describe("coalescing", () => {
     const text = notifier.sends()[0]!.text;
     expect(text).toContain("🔴 20 of 20 problems open");
     for (let n = 1; n <= 20; n++) expect(text).toContain(`worker${n} exited (code 137)`);
-    expect(notifier.sends()[0]!.options?.buttons?.[0]?.map((b) => b.text)).toEqual(["Ack", "Mute 1h"]);
+    expect(notifier.sends()[0]!.options?.buttons?.[0]?.map((b) => b.text)).toEqual(["Ack", "Mute 1h", "Mute 24h"]);
   });
 
   it("recoveries of a burst coalesce too, and the original message is edited to resolved", async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { IncidentEngine } from "../../src/health/engine.js";
-import { recoveryLine, renderAlertMessage } from "../../src/health/render.js";
+import { recoveryLine, renderAlertMessage } from "../../src/bot/alerts/render.js";
 import type { AlertPolicy, IncidentKey, Signal } from "../../src/health/types.js";
 import { FakeClock } from "./health-fakes.js";
 
@@ -105,7 +105,7 @@ describe("IncidentEngine ack, mute and reminders", () => {
     const [opened] = engine.observe(fail(web, clock.now(), "web exited (code 1)", reminding));
     opened!.incident.id = 1;
     const until = new Date(clock.now().getTime() + 3_600_000);
-    const { mute, effects } = engine.mute(web, until, alice);
+    const { mute, effects } = engine.mute("prod:docker:web", until, alice);
     expect(mute).toMatchObject({ key: "prod:docker:web", byName: "alice" });
     expect(effects.map((e) => e.type)).toEqual(["update"]); // the message shows it muted
     clock.advance(10 * 60_000);

@@ -1,5 +1,5 @@
 import pino from "pino";
-import type { IncidentStore, NewOutboxItem, OutboxItem, OutboxStore } from "../../src/health/ports.js";
+import type { IncidentStore, MuteStore, NewOutboxItem, OutboxItem, OutboxStore } from "../../src/health/ports.js";
 import type { Incident, IncidentMessage, Mute } from "../../src/health/types.js";
 import type { Clock, MessageOptions, Notifier, SentMessage } from "../../src/shared/ports.js";
 
@@ -32,7 +32,7 @@ export class FakeClock implements Clock {
 export const silentLog = pino({ level: "silent" });
 
 /** The store ports over arrays, with the same semantics as the drizzle repos. */
-export class MemoryHealthStore implements IncidentStore, OutboxStore {
+export class MemoryHealthStore implements IncidentStore, MuteStore, OutboxStore {
   incidents = new Map<number, Incident>();
   outbox: (OutboxItem & { deliveredAt: Date | null; givenUpAt: Date | null; lastError: string | null })[] = [];
   mutes = new Map<string, Mute>();
@@ -84,6 +84,15 @@ export class MemoryHealthStore implements IncidentStore, OutboxStore {
         o.nextAttemptAt = nextAttemptAt;
         o.lastError = error;
       }
+  }
+  async deleteMute(key: string): Promise<void> {
+    this.mutes.delete(key);
+  }
+  async pruneDelivered(before: Date): Promise<number> {
+    const keep = this.outbox.filter((o) => !o.deliveredAt || o.deliveredAt >= before);
+    const n = this.outbox.length - keep.length;
+    this.outbox = keep;
+    return n;
   }
   async giveUp(itemIds: readonly number[], at: Date, error: string): Promise<void> {
     for (const o of this.outbox)

@@ -1,7 +1,6 @@
-import { setTimeout as delay } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
 import { parseDfPercent, parseWgetResult, wgetArgv } from "../../src/health/checks.js";
-import { ackData, muteData, parseAlertData } from "../../src/health/callback-data.js";
+import { ackData, muteData, parseAlertData } from "../../src/bot/alerts/callback-data.js";
 import { DockerMonitor } from "../../src/health/docker-monitor.js";
 import { ExpectedChangeRegistry } from "../../src/health/expected-changes.js";
 import type { Signal } from "../../src/health/types.js";
@@ -37,6 +36,12 @@ function ev(action: string, service: string, n = 1, exitCode?: number): DockerEv
   return { action, containerId: `${service}${n}id`, containerName: `app_${service}_${n}`, service, project: "app", exitCode, time: new Date() };
 }
 
+/** Moves the fake clock and lets the promise chains it released run (no real timer). */
+async function pass(clock: FakeClock, ms: number): Promise<void> {
+  clock.advance(ms);
+  for (let i = 0; i < 20; i++) await new Promise<void>((r) => setImmediate(r));
+}
+
 function setup() {
   const clock = new FakeClock();
   const docker = new FakeDocker();
@@ -67,17 +72,17 @@ function setup() {
 
 describe("DockerMonitor", () => {
   it("a die is a failure at once, with exit code and OOM; start + healthy listing is the recovery", async () => {
-    const { docker, signals, monitor } = setup();
+    const { docker, signals, monitor, clock } = setup();
     docker.containers = [container("web", 1)];
     monitor.start();
-    await delay(5);
+    await pass(clock, 5);
     docker.containers = [container("web", 1, "exited", 137)];
     monitor.onEvent(ev("oom", "web"));
     monitor.onEvent(ev("die", "web", 1, 137));
-    expect(signals).toMatchObject([{ ok: false, error: "web exited (code 137, OOM)", key: { target: "prod", source: "docker", subject: "web" } }]);
+    expect(signals).toMatchObject([{ ok: false, error: "web exited (code 137, OOM)", key: { target: "prod", source: "service", subject: "web" }, signal: "container", viaTarget: true }]);
     docker.containers = [container("web", 1)];
     monitor.onEvent(ev("start", "web"));
-    await delay(20);
+    await pass(clock, 20);
     expect(signals.at(-1)).toMatchObject({ ok: true });
     monitor.stop();
   });
@@ -107,36 +112,36 @@ describe("DockerMonitor", () => {
   });
 
   it("a restart loop is named and not recovered until a window passes without a death", async () => {
-    const { docker, signals, monitor } = setup();
+    const { docker, signals, monitor, clock } = setup();
     docker.containers = [container("web", 1)];
     for (let i = 0; i < 3; i++) {
       monitor.onEvent(ev("die", "web", 1, 1));
       monitor.onEvent(ev("start", "web"));
     }
-    await delay(20);
+    await pass(clock, 20);
     const last = signals.at(-1);
     expect(last && !last.ok && last.error).toBe("web is in a restart loop: 3 exits in 5 min 0 s (last exit code 1)");
     expect(signals.some((s) => s.ok)).toBe(false);
   });
 
   it("after a restart, an open incident is settled from the listing (recovered or refilled)", async () => {
-    const { docker, signals, monitor } = setup();
+    const { docker, signals, monitor, clock } = setup();
     docker.containers = [container("web", 1, "exited", 137)];
     const m = monitor as unknown as { o: { openServices: () => string[] } };
     m.o.openServices = () => ["web"];
     monitor.start();
-    await delay(10);
+    await pass(clock, 10);
     expect(signals).toMatchObject([{ ok: false, error: "web exited (code 137)" }]);
     monitor.stop();
   });
 
   it("lists containers only while something is down (a listing costs an inspect per container)", async () => {
-    const { docker, monitor } = setup();
+    const { docker, monitor, clock } = setup();
     docker.containers = [container("web", 1)];
     monitor.start();
     await (monitor as unknown as { recheck(): Promise<void> }).recheck();
     monitor.onEvent(ev("start", "worker"));
-    await delay(10);
+    await pass(clock, 10);
     expect(docker.lists).toBe(0);
     monitor.stop();
   });

@@ -10,9 +10,9 @@ import { IncidentsRepo } from "../../src/infra/db/repos/incidents.js";
 import { MutesRepo } from "../../src/infra/db/repos/mutes.js";
 
 /**
- * The health repos on the embedded default database (PGlite: real Postgres in WASM, no server), so
- * the SQL they use — partial-unique upsert, jsonb containment and append — runs on both engines.
- * The integration test covers the same repos on a Postgres server.
+ * The health repos on the embedded default database (the Postgres server the bot starts itself
+ * under DATA_DIR), so the SQL they use — partial-unique upsert, jsonb containment and append — is
+ * checked without the integration services. The integration test covers the same repos there.
  */
 let dir: string;
 let handle: DatabaseHandle;
@@ -38,6 +38,8 @@ function incident(over: Partial<Incident> = {}): Incident {
     resolvedAt: null,
     lastSeenAt: at,
     count: 1,
+    signals: [{ name: "container", error: "web exited (code 137)", failing: true }],
+    flaps: 0,
     lastError: "web exited (code 137)",
     messages: [],
     ackedBy: null,
@@ -48,7 +50,7 @@ function incident(over: Partial<Incident> = {}): Incident {
   };
 }
 
-describe("health repos (PGlite)", () => {
+describe("health repos (embedded Postgres)", () => {
   it("stores an incident with its outbox rows, records the message, finds incidents by message", async () => {
     const incidents = new IncidentsRepo(handle.db);
     const outbox = new AlertOutboxRepo(handle.db);
@@ -96,9 +98,11 @@ describe("health repos (PGlite)", () => {
     expect((await outbox.all()).at(-1)).toMatchObject({ lastError: "403 Forbidden: bot was kicked", attempts: 1 });
 
     const now = new Date("2026-11-22T12:00:00Z");
-    await mutes.saveMute({ key: "prod:docker:web", until: new Date(now.getTime() + 60_000), byUserId: 7, byName: "alice" });
-    await mutes.saveMute({ key: "prod:docker:web", until: new Date(now.getTime() + 120_000), byUserId: 8, byName: "bob" });
-    expect(await mutes.loadMutes(now)).toEqual([{ key: "prod:docker:web", until: new Date(now.getTime() + 120_000), byUserId: 8, byName: "bob" }]);
+    await mutes.saveMute({ key: "prod:docker:web", until: new Date(now.getTime() + 60_000), byUserId: 7, byName: "alice", reason: null });
+    await mutes.saveMute({ key: "prod:docker:web", until: new Date(now.getTime() + 120_000), byUserId: 8, byName: "bob", reason: "deploy window" });
+    expect(await mutes.loadMutes(now)).toEqual([{ key: "prod:docker:web", until: new Date(now.getTime() + 120_000), byUserId: 8, byName: "bob", reason: "deploy window" }]);
+    await mutes.deleteMute("prod:docker:web");
+    expect(await mutes.loadMutes(now)).toEqual([]);
     expect(await mutes.loadMutes(new Date(now.getTime() + 121_000))).toEqual([]);
   });
 });

@@ -39,7 +39,7 @@ describe("deploy health gate with a list of checks", () => {
     expect(final.status).toBe("succeeded");
     expect(env.notifier.last(planned.message!.messageId)).toContain("✅ deployed");
     expect(env.asked).toContain("https://app.example.com/");
-    expect(env.shell.lines.some((l) => l.startsWith("curl") && l.includes("http://127.0.0.1:8080/health"))).toBe(true);
+    expect(env.shell.lines.some((l) => l.includes("wget") && l.includes("http://127.0.0.1:8080/health"))).toBe(true);
   });
 
   it("fails when one check of the list stays unhealthy, though the other passes", async () => {

@@ -1,33 +1,36 @@
-import { mkdirSync } from "node:fs";
 import { resolve } from "node:path";
-import { PGlite } from "@electric-sql/pglite";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
-import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import { drizzle as drizzlePostgres, type PostgresJsDatabase } from "drizzle-orm/postgres-js";
 import postgres from "postgres";
+import type { Logger } from "../logger.js";
 import * as schema from "./schema/index.js";
 
 export type Schema = typeof schema;
 
 /**
- * The drizzle database every repository takes, whichever driver is behind it. Only what both
- * drivers share is typed here: prefer the query builder over `db.execute`, whose result shape
- * differs (postgres.js gives an array of rows, PGlite `{ rows }`).
+ * The drizzle database every repository takes. Both engines (an external server and the embedded
+ * one) are real Postgres behind postgres.js; the type stays driver-neutral so repositories keep
+ * to the query builder.
  */
 export type Db = PgDatabase<PgQueryResultHKT, Schema>;
 
-/** An open database and how to close it. `kind` says which engine is behind `db`. */
+/**
+ * An open database and how to close it. `kind` says which server is behind `db`: the one of
+ * DATABASE_URL, or the embedded one this process started (and stops on close).
+ */
 export interface DatabaseHandle {
   db: Db;
-  kind: "postgres" | "pglite";
+  kind: "postgres" | "embedded";
   close(): Promise<void>;
 }
 
 export interface OpenDatabaseOptions {
-  /** `postgres://…` of a real server; when absent, the embedded PGlite under `dataDir` is used. */
+  /** `postgres://…` of a real server; when absent, the embedded server under `dataDir` is used. */
   url?: string;
-  /** Where the embedded database lives (`${dataDir}/pglite`), created when missing. */
+  /** Where the embedded database lives (`${dataDir}/postgres`), created when missing. */
   dataDir: string;
+  /** Receives the embedded server's start-up lines (first start, user created, server log). */
+  log?: Logger;
 }
 
 /** The database could not be opened or reached; `where` names it without any password. */
@@ -44,50 +47,74 @@ export class DatabaseOpenError extends Error {
 
 /** Connections the bot opens at most; it is one process with little concurrent DB work. */
 const POOL_MAX = 10;
+/**
+ * The embedded server is on the same small box: each connection is a server process of its own
+ * (~5–10 MiB), so fewer of them. Group commit in the audit log keeps bursts to few connections.
+ */
+const EMBEDDED_POOL_MAX = 4;
 /** The pool's statement timeout (migrations use their own connection, without one). */
 const STATEMENT_TIMEOUT_MS = 60_000;
 
+
+/** Where a postgres.js client connects: a URL, plus the socket for the embedded server. */
+interface Endpoint {
+  url: string;
+  socketDir?: string;
+}
+
 /**
- * Opens the bot's database: Postgres over postgres.js when a URL is given, else PGlite (embedded
- * Postgres in WASM) persisted under `${dataDir}/pglite`. PGlite is single-process: two bots must
- * never open the same data dir at once. Call `migrate(handle)` before use.
+ * Opens the bot's database over postgres.js: the server of `url` when given, else the embedded
+ * Postgres under `${dataDir}/postgres`, which this process starts (the engine is loaded only
+ * then) and stops on close. A second process on the same data dir fails with
+ * EmbeddedDatabaseLockedError. Call `migrate(handle)` before use.
  */
 export async function openDatabase(options: OpenDatabaseOptions): Promise<DatabaseHandle> {
-  if (options.url) {
-    const where = describeUrl(options.url);
-    const client = postgresClient(options.url, POOL_MAX, STATEMENT_TIMEOUT_MS);
-    // postgres.js connects lazily; find a wrong URL or a down server now, not at the first query.
-    try {
-      await client`select 1`;
-    } catch (err) {
-      await client.end({ timeout: 1 }).catch(() => {});
-      throw new DatabaseOpenError(where, messageOf(err), { cause: err });
-    }
-    const db = drizzlePostgres({ client, schema });
-    postgresUrls.set(db, options.url);
-    return {
-      db,
-      kind: "postgres",
-      close: () => client.end({ timeout: 5 }),
-    };
-  }
-  const dir = resolve(options.dataDir, "pglite");
-  let client: PGlite;
+  if (options.url) return connect({ url: options.url }, "postgres", describeUrl(options.url), POOL_MAX);
+  const pgdata = resolve(options.dataDir, "postgres");
+  const where = `${pgdata} (embedded Postgres)`;
+  const { startEmbeddedPostgres, EmbeddedDatabaseLockedError } = await import("./embedded-postgres.js");
+  let server: Awaited<ReturnType<typeof startEmbeddedPostgres>>;
   try {
-    mkdirSync(dir, { recursive: true });
-    client = await PGlite.create(dir);
+    server = await startEmbeddedPostgres({ dataDir: options.dataDir, ...(options.log ? { log: options.log } : {}) });
   } catch (err) {
-    throw new DatabaseOpenError(`${dir} (embedded PGlite)`, messageOf(err), { cause: err });
+    if (err instanceof EmbeddedDatabaseLockedError) throw err;
+    throw new DatabaseOpenError(where, messageOf(err), { cause: err });
   }
-  const db = drizzlePglite({ client, schema });
+  const endpoint = { url: `postgres://${server.user}@localhost:${server.port}/${server.database}`, socketDir: server.socketDir };
+  try {
+    const handle = await connect(endpoint, "embedded", where, EMBEDDED_POOL_MAX);
+    return {
+      ...handle,
+      close: async () => {
+        await handle.close();
+        await server.stop();
+      },
+    };
+  } catch (err) {
+    await server.stop();
+    throw err;
+  }
+}
+
+async function connect(endpoint: Endpoint, kind: DatabaseHandle["kind"], where: string, poolMax: number): Promise<DatabaseHandle> {
+  const client = postgresClient(endpoint, poolMax, STATEMENT_TIMEOUT_MS);
+  // postgres.js connects lazily; find a wrong URL or a down server now, not at the first query.
+  try {
+    await client`select 1`;
+  } catch (err) {
+    await client.end({ timeout: 1 }).catch(() => {});
+    throw new DatabaseOpenError(where, messageOf(err), { cause: err });
+  }
+  const db = drizzlePostgres({ client, schema });
+  endpoints.set(db, endpoint);
   let closed = false;
   return {
     db,
-    kind: "pglite",
+    kind,
     close: async () => {
       if (closed) return;
       closed = true;
-      await client.close();
+      await client.end({ timeout: 5 });
     },
   };
 }
@@ -107,9 +134,10 @@ function messageOf(err: unknown): string {
 }
 
 /** The postgres.js settings every connection of ours uses. */
-function postgresClient(url: string, max: number, statementTimeoutMs?: number): postgres.Sql {
-  return postgres(url, {
+function postgresClient(endpoint: Endpoint, max: number, statementTimeoutMs?: number): postgres.Sql {
+  return postgres(endpoint.url, {
     max,
+    ...(endpoint.socketDir ? { host: endpoint.socketDir } : {}),
     // A statement hung on a sick server must not hang an operation or the audit log forever.
     ...(statementTimeoutMs ? { connection: { statement_timeout: statementTimeoutMs } } : {}),
     // Notices (e.g. "relation already exists, skipping") are noise in the bot's log.
@@ -121,7 +149,7 @@ function postgresClient(url: string, max: number, statementTimeoutMs?: number): 
   });
 }
 
-const postgresUrls = new WeakMap<Db, string>();
+const endpoints = new WeakMap<Db, Endpoint>();
 
 /**
  * A separate single-connection client to the same server as `handle`, for work that needs one
@@ -129,10 +157,8 @@ const postgresUrls = new WeakMap<Db, string>();
  * into a pooled one). The caller ends it.
  */
 export function openDedicatedConnection(handle: DatabaseHandle): { db: PostgresJsDatabase<Schema>; sql: postgres.Sql } {
-  const url = postgresUrls.get(handle.db);
-  if (handle.kind !== "postgres" || !url) {
-    throw new Error("a dedicated connection needs a Postgres handle opened by openDatabase()");
-  }
-  const sql = postgresClient(url, 1);
+  const endpoint = endpoints.get(handle.db);
+  if (!endpoint) throw new Error("a dedicated connection needs a handle opened by openDatabase()");
+  const sql = postgresClient(endpoint, 1);
   return { db: drizzlePostgres({ client: sql, schema }), sql };
 }

@@ -2,10 +2,8 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { DrizzleQueryError } from "drizzle-orm";
-import type { PgliteDatabase } from "drizzle-orm/pglite";
-import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
 import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
-import { openDedicatedConnection, type DatabaseHandle, type Db, type Schema } from "./client.js";
+import { openDedicatedConnection, type DatabaseHandle } from "./client.js";
 
 /** A migration could not be applied; the database is left as it was before that run. */
 export class MigrationError extends Error {
@@ -33,9 +31,6 @@ export interface MigrateOptions {
  */
 const MIGRATION_LOCK_KEY = "8030045023739407618";
 
-/** Migrations still running on one PGlite handle: it is one session, so a lock cannot order them. */
-const pgliteRuns = new WeakMap<Db, Promise<unknown>>();
-
 /**
  * Applies the committed migrations in drizzle/ that the database has not seen yet. Safe when two
  * processes start at once against the same Postgres: one migrates while the other waits on an
@@ -44,15 +39,6 @@ const pgliteRuns = new WeakMap<Db, Promise<unknown>>();
 export async function migrate(handle: DatabaseHandle, options: MigrateOptions = {}): Promise<void> {
   const folder = options.migrationsFolder ?? defaultMigrationsFolder();
   const tags = readTags(folder);
-  if (handle.kind === "pglite") {
-    const previous = pgliteRuns.get(handle.db) ?? Promise.resolve();
-    const pglite = handle.db as PgliteDatabase<Schema>;
-    const run = previous
-      .catch(() => {}) // an earlier failure was reported to its own caller
-      .then(() => applyWith(tags, () => migratePglite(pglite, { migrationsFolder: folder })));
-    pgliteRuns.set(handle.db, run);
-    return run;
-  }
   const { db, sql } = openDedicatedConnection(handle);
   try {
     await takeMigrationLock(sql, options.lockTimeoutMs ?? 120_000);

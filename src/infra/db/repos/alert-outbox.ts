@@ -1,7 +1,7 @@
 import { and, asc, eq, inArray, isNotNull, isNull, lt, or, sql } from "drizzle-orm";
 import { instanceName } from "../../instance.js";
 import { LEADER_LOCK_ROW } from "../leader.js";
-import type { OutboxItem } from "../../../health/ports.js";
+import type { OutboxItem, OutboxStore } from "../../../health/ports.js";
 import type { IncidentMessage } from "../../../health/types.js";
 import type { Db } from "../client.js";
 import { alertOutbox, incidents, type AlertOutboxRow } from "../schema/index.js";
@@ -10,7 +10,7 @@ import { alertOutbox, incidents, type AlertOutboxRow } from "../schema/index.js"
  * The alert outbox over drizzle: what the dispatcher reads and marks. Rows are written by
  * IncidentsRepo.saveIncident in the incident's own transaction.
  */
-export class AlertOutboxRepo {
+export class AlertOutboxRepo implements OutboxStore {
   constructor(private readonly db: Db) {}
 
   /**

@@ -1,7 +1,10 @@
 import { and, desc, eq, inArray } from "drizzle-orm";
-import type { BackupAges, PayoutsPause, PayoutsStates } from "../../../health/ports.js";
+import type { BackupAges, HealthStores, PayoutsPause, PayoutsStates } from "../../../health/ports.js";
 import type { Db } from "../client.js";
-import { backups, payoutsState } from "../schema/index.js";
+import { AlertOutboxRepo } from "./alert-outbox.js";
+import { IncidentsRepo } from "./incidents.js";
+import { MutesRepo } from "./mutes.js";
+import { backups, healthWatch, payoutsState } from "../schema/index.js";
 
 /**
  * Read-only views the health monitors need of tables the operations write (backups,
@@ -21,8 +24,23 @@ export class HealthReaders implements BackupAges, PayoutsStates {
     return row ?? null;
   }
 
+  /** When backups of the target were first watched (recorded on the first call; later calls read it). */
+  async watchingSince(target: string, now: Date): Promise<Date> {
+    await this.db.insert(healthWatch).values({ target, check: "backup", since: now }).onConflictDoNothing();
+    const [row] = await this.db
+      .select({ since: healthWatch.since })
+      .from(healthWatch)
+      .where(and(eq(healthWatch.target, target), eq(healthWatch.check, "backup")));
+    return row?.since ?? now;
+  }
+
   async get(target: string): Promise<PayoutsPause | null> {
     const [row] = await this.db.select().from(payoutsState).where(eq(payoutsState.target, target));
     return row ? { paused: row.paused, since: row.since, byName: row.byName, reason: row.reason } : null;
   }
+}
+
+/** The health stores over one database, as app.ts hands them to health/. */
+export function createHealthStores(db: Db): HealthStores {
+  return { incidents: new IncidentsRepo(db), mutes: new MutesRepo(db), outbox: new AlertOutboxRepo(db) };
 }

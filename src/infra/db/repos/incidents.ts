@@ -1,5 +1,5 @@
 import { and, asc, eq, inArray, ne, sql } from "drizzle-orm";
-import type { NewOutboxItem } from "../../../health/ports.js";
+import type { IncidentStore, NewOutboxItem } from "../../../health/ports.js";
 import type { Incident, IncidentMessage } from "../../../health/types.js";
 import type { Db } from "../client.js";
 import { alertOutbox, incidents, type IncidentRow } from "../schema/index.js";
@@ -9,7 +9,7 @@ import { alertOutbox, incidents, type IncidentRow } from "../schema/index.js";
  * `messages`; the outbox dispatcher appends to `messages` (see alert-outbox.ts), atomically, so the
  * two never overwrite each other.
  */
-export class IncidentsRepo {
+export class IncidentsRepo implements IncidentStore {
   constructor(private readonly db: Db) {}
 
   async loadUnresolved(): Promise<Incident[]> {
@@ -32,6 +32,8 @@ export class IncidentsRepo {
       lastSeenAt: incident.lastSeenAt,
       count: incident.count,
       lastError: incident.lastError,
+      signals: incident.signals,
+      flaps: incident.flaps,
       ackedBy: incident.ackedBy,
       ackedByName: incident.ackedByName,
       ackedAt: incident.ackedAt,
@@ -46,7 +48,7 @@ export class IncidentsRepo {
           .onConflictDoUpdate({
             target: [incidents.target, incidents.source, incidents.subject],
             targetWhere: sql`"state" <> 'resolved'`,
-            set: { lastSeenAt: values.lastSeenAt, count: values.count, lastError: values.lastError },
+            set: { lastSeenAt: values.lastSeenAt, count: values.count, lastError: values.lastError, signals: values.signals, flaps: values.flaps },
           })
           .returning({ id: incidents.id });
         if (!row) throw new Error("incident insert returned no row");
@@ -107,6 +109,8 @@ export function toIncident(row: IncidentRow): Incident {
     count: row.count,
     lastError: row.lastError ?? "",
     messages: row.messages ?? [],
+    signals: row.signals ?? [],
+    flaps: row.flaps,
     ackedBy: row.ackedBy,
     ackedByName: row.ackedByName,
     ackedAt: row.ackedAt,

@@ -2,11 +2,18 @@ import { sql } from "drizzle-orm";
 import { bigint, bigserial, check, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
 import { oneOf } from "./sql-helpers.js";
 
-export const INCIDENT_SOURCES = ["docker", "http", "disk", "backup", "payouts", "reachability"] as const;
+export const INCIDENT_SOURCES = ["service", "docker", "http", "disk", "backup", "payouts", "reachability"] as const;
 export type IncidentSource = (typeof INCIDENT_SOURCES)[number];
 
 export const INCIDENT_STATES = ["open", "acked", "muted", "resolved"] as const;
 export type IncidentState = (typeof INCIDENT_STATES)[number];
+
+/** One signal of an incident (container died, an HTTP check…), as listed on its message. */
+export interface IncidentSignalJson {
+  name: string;
+  error: string;
+  failing: boolean;
+}
 
 /** A chat message that shows an incident and is edited as it evolves. */
 export interface IncidentMessage {
@@ -34,6 +41,10 @@ export const incidents = pgTable(
     count: integer("count").notNull().default(1),
     lastError: text("last_error"),
     messages: jsonb("messages").$type<IncidentMessage[]>().notNull().default([]),
+    /** Every signal seen while open, in the order they joined. */
+    signals: jsonb("signals").$type<IncidentSignalJson[]>().notNull().default([]),
+    /** Outages within the flapping window when it became a flapping incident; 0 = not flapping. */
+    flaps: integer("flaps").notNull().default(0),
     ackedBy: bigint("acked_by", { mode: "number" }),
     /** The acker's @username at the time, shown on the alert ("acked by @alice"). */
     ackedByName: text("acked_by_name"),

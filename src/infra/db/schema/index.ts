@@ -13,3 +13,4 @@ export * from "./incidents.js";
 export * from "./alert-outbox.js";
 export * from "./mutes.js";
 export * from "./audit-digests.js";
+export * from "./health-watch.js";

@@ -7,7 +7,7 @@
 export const ALERT_CALLBACK_PREFIX = "alerts:";
 
 /** Mute lengths offered on alert messages, in minutes. */
-export const MUTE_CHOICES_MINUTES = [60] as const;
+export const MUTE_CHOICES_MINUTES = [60, 1440] as const;
 
 export type AlertAction = { action: "ack"; incidentId: number } | { action: "mute"; incidentId: number; minutes: number };
 

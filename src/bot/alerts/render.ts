@@ -1,7 +1,8 @@
-import type { InlineButton } from "../shared/ports.js";
-import { formatDuration } from "../shared/format.js";
+import type { AlertRenderer } from "../../health/ports.js";
+import type { Incident } from "../../health/types.js";
+import { formatDuration } from "../../shared/format.js";
+import type { InlineButton } from "../../shared/ports.js";
 import { ackData, MUTE_CHOICES_MINUTES, muteData } from "./callback-data.js";
-import type { Incident } from "./types.js";
 
 /**
  * Alert texts. Plain text (no parse mode), so nothing from a container name or an error message
@@ -21,9 +22,24 @@ function icon(incident: Incident): string {
   return "🔴";
 }
 
-/** "🔴 prod: web exited (code 137, OOM)" */
+/** "🔴 prod: web exited (code 137, OOM)"; a flapping one says so first. */
 export function alertLine(incident: Incident): string {
-  return `${icon(incident)} ${incident.key.target}: ${incident.lastError}`;
+  const flapping = incident.flaps > 0 ? `${subjectLabel(incident)} is flapping (${incident.flaps} outages within 1 h) — ` : "";
+  return `${icon(incident)} ${incident.key.target}: ${flapping}${incident.lastError}`;
+}
+
+/** The first line of a one-incident message: the alert line, or a count when several signals are listed. */
+function headline(incident: Incident): string {
+  if (incident.signals.length < 2) return alertLine(incident);
+  const failing = incident.signals.filter((s) => s.failing).length;
+  const flapping = incident.flaps > 0 ? ` is flapping (${incident.flaps} outages within 1 h)` : "";
+  return `${icon(incident)} ${incident.key.target}: ${subjectLabel(incident)}${flapping} — ${failing} of ${incident.signals.length} signals failing`;
+}
+
+/** Under the headline of an incident with several signals: each one, recovered ones ticked. */
+function signalLines(incident: Incident): string[] {
+  if (incident.signals.length < 2) return [];
+  return incident.signals.map((s) => (s.failing ? `• ${s.error}` : `✓ ${s.error} (recovered)`));
 }
 
 /** What the state adds under the headline: since when, acked by whom, muted, resolved after… */
@@ -49,14 +65,14 @@ function who(name: string | null, id: number | null): string {
 export function renderAlertMessage(incidents: readonly Incident[], mutedUntil: (i: Incident) => Date | null = () => null): string {
   const sorted = [...incidents].sort((a, b) => a.id - b.id);
   const only = sorted.length === 1 ? sorted[0] : undefined;
-  if (only) return clamp(`${alertLine(only)}\n${stateNote(only, mutedUntil(only))}`);
+  if (only) return clamp([headline(only), ...signalLines(only), stateNote(only, mutedUntil(only))].join("\n"));
   const down = sorted.filter((i) => i.state !== "resolved").length;
   const head = down > 0 ? `🔴 ${down} of ${sorted.length} problems open` : `🟢 all ${sorted.length} problems resolved`;
   const lines = sorted.map((i) => `${alertLine(i)} — ${stateNote(i, mutedUntil(i))}`);
   return clamp([head, ...capLines(lines)].join("\n"));
 }
 
-/** [Ack] [Mute 1h] while anything on the message is unresolved; no buttons once all is resolved. */
+/** [Ack] [Mute 1h] [Mute 24h] while anything on the message is unresolved; no buttons once all is resolved. */
 export function alertButtons(incidents: readonly Incident[]): InlineButton[][] {
   const open = incidents.filter((i) => i.state !== "resolved");
   const first = open.reduce<Incident | undefined>((a, b) => (a && a.id < b.id ? a : b), undefined);
@@ -100,6 +116,7 @@ export function renderReminderMessage(lines: readonly string[]): string {
 export function subjectLabel(incident: Incident): string {
   const { source, subject } = incident.key;
   switch (source) {
+    case "service":
     case "docker":
       return subject;
     case "http":
@@ -124,3 +141,13 @@ function clamp(text: string): string {
   if (text.length <= TELEGRAM_TEXT_LIMIT) return text;
   return `${text.slice(0, TELEGRAM_TEXT_LIMIT - 2)} …`;
 }
+
+/** The renderer health/ is given by app.ts. */
+export const alertRenderer: AlertRenderer = {
+  alertLine,
+  recoveryLine,
+  reminderLine,
+  alertMessage: (incidents, mutedUntil) => ({ text: renderAlertMessage(incidents, mutedUntil), buttons: alertButtons(incidents) }),
+  recoveryMessage: renderRecoveryMessage,
+  reminderMessage: (lines, only) => ({ text: renderReminderMessage(lines), buttons: only ? alertButtons([only]) : [] }),
+};

@@ -7,6 +7,9 @@
  * Env: TELEGRAM_BOT_TOKEN, TELEGRAM_API_ROOT, BARE_POLLING = "runner" (default; @grammyjs/runner
  * `run(bot)` with the same fetch options as src/app.ts) or "sequential" (grammY's `bot.start()`).
  * Prints one JSON line `{"msg":"bare bot started"}` when polling, and exits on SIGTERM/SIGINT.
+ *
+ * Plain JavaScript, run with plain `node` as opsgram runs from dist/: no TypeScript loader in
+ * either process, so memory and start-up figures compare like with like.
  */
 import { autoRetry } from "@grammyjs/auto-retry";
 import { run } from "@grammyjs/runner";
@@ -39,7 +42,8 @@ bot.catch((error) => {
 });
 
 await bot.init();
-let stop: () => Promise<void>;
+/** @type {() => Promise<void>} */
+let stop;
 if (polling === "runner") {
   // Same as src/app.ts: default concurrency (500), only the update kinds opsgram asks for.
   const runner = run(bot, { runner: { fetch: { allowed_updates: ["message", "callback_query"] } } });
