@@ -116,17 +116,21 @@ export class OperationsService {
     return { status: "frozen", target: request.target, reason };
   }
 
-  /** `/unlock [target]`: lifts a freeze, or clears the lock of an operation that is dead. */
-  async unlock(actor: Actor, request: TargetRequest): Promise<UnlockReply> {
+  /**
+   * `/unlock [target]`: lifts a freeze, or clears the lock of an operation whose heartbeat is stale.
+   * With `version` (the [Unlock] button's Confirm), only that freeze is lifted.
+   */
+  async unlock(actor: Actor, request: TargetRequest, version?: number): Promise<UnlockReply> {
     const target = this.target(request);
     if (!target.ok) return this.refuse(actor, "unlock", request, target.reason);
     const name = request.target;
-    await this.deps.audit.append({ ...who(actor), action: "unlock", target: name, args: null, outcome: "requested", operationId: null, detail: null });
-    const result = await this.engine.locks.unfreeze(name);
+    const args = version === undefined ? null : { version };
+    await this.deps.audit.append({ ...who(actor), action: "unlock", target: name, args, outcome: "requested", operationId: null, detail: null });
+    const result = await this.engine.locks.unfreeze(name, version);
     if (result.status === "free") return { status: "not-locked", target: name };
     if (result.status === "held") return this.busy(actor, "unlock", request, result.lock);
-    const lifted = { kind: result.lock.kind, holder: result.lock.holderName, reason: result.lock.reason, since: result.lock.since.toISOString() };
-    await this.deps.audit.append({ ...who(actor), action: "unlock", target: name, args: null, outcome: "succeeded", operationId: result.lock.operationId, detail: { lifted } });
+    const lifted = { kind: result.lock.kind, holder: result.lock.holderName, reason: result.lock.reason, since: result.lock.since.toISOString(), version: result.lock.version };
+    await this.deps.audit.append({ ...who(actor), action: "unlock", target: name, args, outcome: "succeeded", operationId: result.lock.operationId, detail: { lifted } });
     return { status: "unlocked", target: name };
   }
 

@@ -3,6 +3,7 @@ import type { BotContext, BotFeature } from "../context.js";
 import { BUTTON_DATA_PATTERN } from "../operations/callback-data.js";
 import type { ChatOperations, ChatRequestResult, TextReply } from "../operations/chat-commands.js";
 import { commandWords } from "../operations/parse.js";
+import { UNLOCK_DATA_PREFIX } from "../operations/unlock-buttons.js";
 
 export { commandWords };
 
@@ -66,6 +67,18 @@ export function createOperationsFeature(deps: OperationsFeatureDeps): BotFeature
         await ctx.answerCallbackQuery({ text: clipAnswer(result.text), show_alert: result.status === "refused" });
         if (result.status === "confirmed") {
           result.done.catch((err: unknown) => ctx.log.error({ err, operationId: result.operationId }, "operation crashed"));
+        }
+      });
+
+      // [Unlock] under a frozen target: asks for a Confirm in a new message; the Confirm (audited) lifts it.
+      composer.callbackQuery(UNLOCK_DATA_PREFIX, async (ctx) => {
+        const result = await chat.pressUnlock(ctx.actor, ctx.callbackQuery.data);
+        await ctx.answerCallbackQuery({ text: clipAnswer(result.text), show_alert: result.status === "refused" });
+        if (result.status === "ask") {
+          const inline_keyboard = result.buttons.map((row) => row.map((b) => ({ text: b.text, callback_data: b.data })));
+          await ctx.reply(result.text, { reply_markup: { inline_keyboard } });
+        } else if (result.status === "done") {
+          await ctx.editMessageText(result.text, { reply_markup: { inline_keyboard: [] } }).catch((err: unknown) => ctx.log.warn({ err }, "could not edit the unlock message"));
         }
       });
     },

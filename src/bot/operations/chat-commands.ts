@@ -3,6 +3,8 @@ import type { Actor, SentMessage } from "../../shared/ports.js";
 import { parseButtonData } from "./callback-data.js";
 import { parse, TargetNames, type Parsed } from "./parse.js";
 import { describeLock } from "./render-lock.js";
+import { confirmUnlockButtons, parseUnlockData } from "./unlock-buttons.js";
+import type { InlineButton } from "../../shared/ports.js";
 import { renderBackups, renderLogs, renderStatus, type ReadReply } from "./render-status.js";
 
 /** A reply to a command that is not an operation (lock, unlock, backups): plain text. */
@@ -89,6 +91,28 @@ export class ChatOperations {
   async logs(actor: Actor, words: readonly string[]): Promise<ReadReply> {
     const reply = await this.run(actor, "logs", words, parse.logs(this.targets, words), (r) => this.status.logs(actor, r));
     return reply.status === "refused" ? reply : renderLogs(reply.value);
+  }
+
+  /**
+   * A press on [Unlock] under a frozen target (ask → a Confirm; confirm → lifted, audited; keep →
+   * nothing). The Confirm lifts only the freeze the message was about (its version).
+   */
+  async pressUnlock(actor: Actor, data: string): Promise<
+    { status: "ask"; text: string; buttons: InlineButton[][] } | { status: "done"; text: string } | { status: "refused"; text: string }
+  > {
+    const press = parseUnlockData(data);
+    if (!press || !this.targets.has(press.target)) return { status: "refused", text: "This button is not known." };
+    if (press.action === "keep") return { status: "done", text: `🧊 ${press.target} stays frozen.` };
+    if (press.action === "ask") {
+      return { status: "ask", text: `Unlock ${press.target}? Check it first (/status ${press.target}): opsgram will run operations there again.`, buttons: confirmUnlockButtons(press.target, press.version) };
+    }
+    const reply = await this.service.unlock(actor, { target: press.target, input: ["unlock", press.target] }, press.version);
+    if (reply.status === "refused") return { status: "refused", text: reply.reason };
+    if (reply.status === "busy") {
+      const changed = reply.lock.kind === "freeze" ? " It was frozen again since this message; use /unlock." : "";
+      return { status: "refused", text: `${describeLock(reply.lock, reply.at)}${changed}` };
+    }
+    return { status: "done", text: reply.status === "not-locked" ? `${press.target} is not locked.` : `🔓 ${press.target} is unlocked by ${actor.username ? `@${actor.username}` : `user ${actor.userId}`}.` };
   }
 
   /** A press on one of the plan's buttons; `pressedOn` is the message it sat on. */

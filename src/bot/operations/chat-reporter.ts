@@ -1,11 +1,12 @@
 import { escapeHtml, formatDuration, lastLines } from "../../shared/format.js";
 import type { StoredPlan } from "../../operations/context.js";
 import type { OperationRecord, OpsLogger } from "../../operations/model.js";
-import type { FinalReport, InterruptedReport, OperationReporter, ProgressSnapshot } from "../../operations/reporter.js";
+import type { FinalReport, FrozenTarget, InterruptedReport, OperationReporter, ProgressSnapshot } from "../../operations/reporter.js";
 import type { StepView } from "../../operations/steps.js";
 import type { Actor, Clock, Notifier, SentMessage } from "../../shared/ports.js";
 import { confirmButtons } from "./callback-data.js";
 import { ProgressMessage } from "./progress-message.js";
+import { unlockButton } from "./unlock-buttons.js";
 import { formatTimeout, header, headerOf, mention, renderPlanBody, richHtml } from "./render-plan.js";
 
 /** Lines of the failing step's output shown in the ❌ message (the rest goes as a document). */
@@ -85,6 +86,7 @@ export class ChatReporter implements OperationReporter {
       const filename = `${op.kind}-${op.target}-${op.id}-${failure.id}.log`;
       await this.safe(() => this.notifier.sendDocument(op.chatId!, filename, failure.output, `${plan.title}: full output of “${failure.title}”`));
     }
+    if (report.frozen) await this.frozen(op, report.frozen);
   }
 
   async interrupted(op: OperationRecord, report: InterruptedReport): Promise<void> {
@@ -94,11 +96,23 @@ export class ChatReporter implements OperationReporter {
     const seen = state.ok
       ? `${escapeHtml(op.target)} now: <code>${state.headSha.slice(0, 7)}</code> checked out · ${escapeHtml(state.containers)}`
       : `⚠ ${escapeHtml(op.target)} could not be re-read: ${escapeHtml(state.error)}`;
-    const lockLine = lock === "released" ? "The lock is released." : lock === "frozen" ? "The target stays frozen: check it by hand, then /unlock." : "";
+    const lockLine = lock === "released" ? "The lock is released." : lock === "frozen" ? "The target stays frozen: its commands may still be running there. Check it, then [Unlock] (or /unlock)." : "";
     const rollbackHint = previousSha ? ` /rollback returns to <code>${previousSha.slice(0, 7)}</code>.` : "";
     const text = `${title}\n${`⚠ Interrupted: opsgram restarted while this was running; it did not finish.\n${seen}\n${lockLine}${rollbackHint}`.trim()}`;
     await this.editFinal(op, text);
-    await this.safe(() => this.notifier.send(op.chatId!, text, { html: true }));
+    const buttons = lock === "frozen" && report.freezeVersion !== undefined ? unlockButton(op.target, report.freezeVersion) : [];
+    await this.safe(() => this.notifier.send(op.chatId!, text, { html: true, ...(buttons.length ? { buttons } : {}) }));
+  }
+
+  /** One message for a target a run left frozen: why, what is live now, and [Unlock]. */
+  private async frozen(op: OperationRecord, frozen: FrozenTarget): Promise<void> {
+    if (op.chatId === null) return;
+    const { state } = frozen;
+    const seen = state.ok
+      ? `${escapeHtml(frozen.target)} now: <code>${state.headSha.slice(0, 7)}</code> checked out · ${escapeHtml(state.containers)}`
+      : `⚠ ${escapeHtml(frozen.target)} could not be re-read: ${escapeHtml(state.error)}`;
+    const text = `🧊 <b>${escapeHtml(frozen.target)} is frozen</b>: ${escapeHtml(frozen.reason)}.\n${seen}\nWas running: ${escapeHtml((op.plan as StoredPlan | null)?.title ?? op.kind)}.\nNo operation runs there until someone checks it and presses [Unlock] (or sends /unlock).`;
+    await this.safe(() => this.notifier.send(op.chatId!, text, { html: true, buttons: unlockButton(frozen.target, frozen.version) }));
   }
 
   private render(op: OperationRecord, snapshot: ProgressSnapshot, finalLine: string | null): string {
