@@ -91,19 +91,19 @@ export const deployDefinition = defineOperation<DeployPlanData>({
 /** Where a failed deploy leaves the target, and the rollback pass when the new version went live. */
 async function afterFailedDeploy(ctx: RunContext, err: PassFailedError, sha: string, previousSha: string): Promise<Omit<RunOutcome, "result">> {
   const { step } = err;
+  if (err.cause instanceof LinkLostError) {
+    // The command may still be running there: a restore or rollback now would run beside it.
+    return {
+      status: "failed",
+      summary: [`the connection to ${ctx.target.name} dropped during ${step}: it may still be running there; nothing more was started and the target is frozen`],
+      freeze: `connection lost during ${step} of ${short(sha)}`,
+    };
+  }
   if (!err.touchedContainers) {
     const restored = sha === previousSha || (await restoreCheckout(ctx, previousSha));
     const tree: RichText = restored ? ["checkout back at ", code(short(previousSha))] : ["⚠ the checkout could NOT be restored to ", code(short(previousSha))];
     const steps = ctx.target.config.deploy.steps.length > 0 ? " (operator steps that ran may have changed the database)" : "";
     return { status: "failed", summary: [`failed at ${step}: `, ...tree, `; running containers untouched${steps}`] };
-  }
-  if (err.cause instanceof LinkLostError) {
-    // The `up` may still be running there: a rollback now would start a second one beside it.
-    return {
-      status: "failed",
-      summary: [`the connection to ${ctx.target.name} dropped during ${step}: it may still be running there; no rollback was started and the target is frozen`],
-      freeze: `connection lost during ${step} of ${short(sha)}`,
-    };
   }
   if (!ctx.target.config.deploy.autoRollback) {
     return { status: "failed", summary: [`failed at ${step}; autoRollback is off, `, code(short(sha)), " stays checked out"] };

@@ -1,3 +1,4 @@
+import { LinkLostError } from "../shared/ports.js";
 import { defineOperation, type OperationsDeps, type PlanOutcome, type TargetHandle } from "./context.js";
 import { commitsBetween, fetchRemote, readHead, resolveCommit, type CommitList } from "./git-state.js";
 import { code, releasePass, restoreCheckout, runRelease, short } from "./release.js";
@@ -76,7 +77,7 @@ export const rollbackDefinition = defineOperation<RollbackPlanData>({
       forward: (c) => releasePass(c, "forward", sha, { operatorSteps: false }),
       succeeded: ["rolled back to ", code(short(sha)), " (database not restored)"],
       async onFailure(c, err, previousSha) {
-        if (err.touchedContainers) {
+        if (err.touchedContainers || err.cause instanceof LinkLostError) {
           return {
             status: "failed",
             summary: [`rollback failed at ${err.step}: ⚠ ${short(sha)} may be partly up — check /status; the target is frozen`],

@@ -1,0 +1,213 @@
+/**
+ * The lease and the target-side lock against the real thing: the bot's Postgres (heartbeats and
+ * staleness by its now()), and the sandbox VPS over SSH through a relay the test can cut.
+ *
+ * One sandbox for the file; each test leaves the target at v1 and unlocked.
+ */
+import { execFileSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { sql } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { ChatReporter } from "../../src/bot/operations/chat-reporter.js";
+import { targetLockFile } from "../../src/commands/exec-line.js";
+import { fileSchema, type OpsFile } from "../../src/config/file.js";
+import { PostgresAuditLog } from "../../src/infra/db/audit-log.js";
+import { openDatabase, type DatabaseHandle } from "../../src/infra/db/client.js";
+import { migrate } from "../../src/infra/db/migrate.js";
+import { createOperationRepositories } from "../../src/infra/db/repos/operations.js";
+import { createLogger } from "../../src/infra/logger.js";
+import { createTargetConnections, type TargetConnections } from "../../src/infra/targets.js";
+import { createOperations, type OperationRepositories, type Operations } from "../../src/operations/index.js";
+import { systemClock } from "../../src/shared/ports.js";
+import { startSandbox, type Sandbox } from "../sandbox/index.js";
+import { createTestDatabase } from "../support/db.js";
+import { Relay } from "../support/relay.js";
+import { RecordingNotifier, alice, bob, carol, chatOf } from "./lease-support.js";
+
+const log = createLogger({ level: "silent" });
+/** A sleep no other process on the machine runs: its pid is the orphan the tests look for. */
+const SLOW = "sleep 4.321";
+let sandbox: Sandbox;
+let database: DatabaseHandle;
+let repos: OperationRepositories;
+let audit: PostgresAuditLog;
+let relay: Relay;
+let connections: TargetConnections;
+let config: OpsFile;
+const started: Operations[] = [];
+
+function buildConfig(): OpsFile {
+  const knownHostsPath = join(sandbox.dir, `kh-relay-${relay.port}`);
+  writeFileSync(knownHostsPath, `[127.0.0.1]:${relay.port} ${sandbox.ssh.hostKeyPublic}\n`);
+  return fileSchema.parse({
+    targets: {
+      prod: {
+        host: `ssh://${sandbox.ssh.username}@127.0.0.1:${relay.port}`,
+        ssh: { privateKeyPath: sandbox.ssh.privateKeyPath, knownHostsPath, connectTimeoutSeconds: 5, keepaliveSeconds: 1 },
+        appDir: sandbox.appDir,
+        dockerSocket: sandbox.dockerSocket,
+        compose: { command: sandbox.composeCommand, project: sandbox.composeProject },
+        deploy: {
+          // An operator step that takes a while: the window in which the tests break things.
+          steps: [{ name: "slow", run: SLOW, timeoutSeconds: 30 }],
+          healthcheck: { url: `http://127.0.0.1:${sandbox.webPort}/health`, from: "target", expectStatus: 200, timeoutSeconds: 8, intervalSeconds: 0.5 },
+        },
+      },
+    },
+    confirmTimeoutSeconds: 60,
+  });
+}
+
+function makeOps(notifier = new RecordingNotifier()) {
+  const ops = createOperations({
+    repos,
+    audit,
+    reporter: new ChatReporter(notifier, systemClock, log),
+    targets: { prod: { shell: connections.shell, docker: connections.docker } },
+    config,
+    clock: systemClock,
+    log,
+  });
+  started.push(ops);
+  return { ops, notifier };
+}
+
+function orphanAlive(): boolean {
+  try {
+    execFileSync("pgrep", ["-f", `^${SLOW}$`]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+function resetTarget(): void {
+  execFileSync("git", ["-C", sandbox.appDir, "-c", "advice.detachedHead=false", "checkout", "-q", "--detach", "--force", sandbox.versions.v1]);
+}
+
+async function confirmDeploy(ops: Operations, ref: string) {
+  const planned = await chatOf(ops).deploy(alice, [ref]);
+  if (planned.status !== "planned") throw new Error(`not planned: ${JSON.stringify(planned)}`);
+  const pressed = await ops.service.confirm(bob, planned.operationId);
+  if (pressed.status !== "confirmed") throw new Error(`not confirmed: ${JSON.stringify(pressed)}`);
+  return { planned, done: pressed.done };
+}
+
+/** The [Unlock] button's data from the newest message carrying one. */
+function unlockData(notifier: RecordingNotifier): string {
+  for (const m of [...notifier.messages].reverse()) {
+    for (const o of m.options) {
+      const data = o?.buttons?.[0]?.[0]?.data;
+      if (data?.startsWith("fz:u:")) return data;
+    }
+  }
+  throw new Error("no [Unlock] button");
+}
+
+beforeAll(async () => {
+  sandbox = await startSandbox({ postgresUrl: inject("postgresUrl") });
+  database = await openDatabase({ url: createTestDatabase("lease"), dataDir: sandbox.dir });
+  await migrate(database);
+  repos = createOperationRepositories(database.db);
+  audit = new PostgresAuditLog(database.db);
+  relay = new Relay();
+  await relay.start(sandbox.ssh.port);
+  config = buildConfig();
+  connections = createTargetConnections("prod", config.targets.prod!, log);
+});
+
+afterAll(async () => {
+  for (const ops of started) await ops.stop({ graceMs: 1_000 });
+  await connections?.close();
+  await relay?.stop();
+  await database?.close();
+  await sandbox?.stop();
+});
+
+describe("the lease, by the database's clock", () => {
+  it("a second operation is refused while the heartbeat is fresh; a heartbeat gone stale stops the run before its next step, and the target stays frozen", async () => {
+    const first = makeOps();
+    const second = makeOps();
+    const { planned, done } = await confirmDeploy(first.ops, "release/v2");
+    await until("the slow operator step", orphanAlive);
+
+    // Another opsgram (its own service over the same database) is refused: the holder is alive.
+    const refused = await chatOf(second.ops).deploy(carol, ["release/v2"]);
+    expect(refused).toMatchObject({ status: "refused", reason: expect.stringMatching(/prod is busy: @alice is running deploy release\/v2/) });
+    expect(await chatOf(second.ops).unlock(carol, [])).toMatchObject({ status: "refused" });
+
+    // The holder's heartbeats stop counting (a database outage, a suspended VM): its heartbeat
+    // is three minutes old by the database's now(), whatever the bot's clock says.
+    await database.db.execute(sql`update locks set heartbeat_at = now() - interval '3 minutes' where target = 'prod'`);
+    const agedAt = Date.now();
+    const final = await done;
+    const stoppedAfterMs = Date.now() - agedAt;
+    console.log(`[timing] heartbeat made stale → run stopped before its next step: ${stoppedAfterMs} ms (the slow step was still running)`);
+
+    expect(final.status).toBe("failed");
+    expect(final.error).toMatch(/lost the lock on prod: its heartbeat went stale/);
+    const steps = (await audit.recent(50)).filter((e) => e.operationId === planned.operationId && e.action === "deploy.step").map((e) => (e.detail as { step: { id: string } }).step.id).reverse();
+    expect(steps).toEqual(["fetch", "checkout", "build", "step-slow"]);
+    const lock = await repos.locks.get("prod");
+    expect(lock).toMatchObject({ kind: "freeze", operationId: null, reason: expect.stringContaining("heartbeat went stale") });
+    expect(first.notifier.messages.some((m) => m.texts.some((t) => t.includes("🧊 <b>prod is frozen</b>")))).toBe(true);
+    // A frozen target refuses the next deploy from either process.
+    expect(await chatOf(second.ops).deploy(carol, ["release/v2"])).toMatchObject({ status: "refused", reason: expect.stringContaining("frozen") });
+
+    expect(await chatOf(second.ops).pressUnlock(carol, unlockData(first.notifier).replace("fz:u:", "fz:c:"))).toMatchObject({ status: "done" });
+    expect(await repos.locks.get("prod")).toBeNull();
+    resetTarget();
+  });
+});
+
+describe("flock on the target", () => {
+  it("the SSH link drops during a step: nothing more starts, the orphan keeps the target's flock until it ends, the target is frozen; [Unlock] + Confirm release it", async () => {
+    const { ops, notifier } = makeOps();
+    const { done } = await confirmDeploy(ops, "release/v2");
+    await until("the slow operator step", orphanAlive);
+    relay.cut();
+    const cutAt = Date.now();
+    const final = await done;
+    console.log(`[timing] link cut → run ended: ${Date.now() - cutAt} ms`);
+
+    expect(final.status).toBe("failed");
+    expect(final.error).toMatch(/slow: SSH connection to .* was lost while a command was running/);
+    expect(notifier.messages.flatMap((m) => m.texts).some((t) => t.includes("dropped during slow: it may still be running there; nothing more was started"))).toBe(true);
+    // The remote step outlived the link, and it still holds the target's lock file.
+    expect(orphanAlive()).toBe(true);
+    const lockFile = targetLockFile(sandbox.appDir);
+    expect(() => execFileSync("flock", ["-n", lockFile, "true"])).toThrow();
+    // Anything opsgram runs there now waits for it (over a fresh connection).
+    const waitStarted = Date.now();
+    const result = await connections.shell.exec(["git", "rev-parse", "HEAD"], { cwd: sandbox.appDir, timeoutMs: 30_000, lockFile });
+    const waitedMs = Date.now() - waitStarted;
+    console.log(`[timing] a flocked command waited for the orphan: ${waitedMs} ms`);
+    expect(result.code).toBe(0);
+    expect(orphanAlive()).toBe(false);
+    expect(waitedMs).toBeGreaterThan(500);
+
+    expect(await repos.locks.get("prod")).toMatchObject({ kind: "freeze", reason: expect.stringContaining("connection lost during slow") });
+    const frozenText = notifier.messages.flatMap((m) => m.texts).find((t) => t.includes("🧊"));
+    expect(frozenText).toMatch(/prod now: <code>\w{7}<\/code> checked out/);
+
+    const chat = chatOf(ops);
+    const ask = await chat.pressUnlock(bob, unlockData(notifier));
+    expect(ask.status).toBe("ask");
+    expect(await repos.locks.get("prod")).not.toBeNull();
+    const confirm = ask.status === "ask" ? ask.buttons[0]![0]!.data : "";
+    expect(await chat.pressUnlock(bob, confirm)).toMatchObject({ status: "done", text: "🔓 prod is unlocked by @bob." });
+    expect(await repos.locks.get("prod")).toBeNull();
+    const unlockRows = (await audit.recent(10)).filter((e) => e.action === "unlock").map((e) => e.outcome);
+    expect(unlockRows.slice(0, 2)).toEqual(["succeeded", "requested"]);
+    resetTarget();
+  });
+});
