@@ -11,6 +11,11 @@ export type BotContext = Context & {
   /** Child logger carrying update_id, chat_id and user_id. */
   log: Logger;
   actor: Actor;
+  /**
+   * Set when the database did not answer for this update (the durable de-dup could not be
+   * written): only the payouts kill switch runs then; every other mutating command refuses.
+   */
+  databaseDown?: boolean;
 };
 
 /** One line of /help and setMyCommands. */

@@ -6,7 +6,7 @@ import type { FrozenTarget } from "./reporter.js";
 import type { StepFailure, StepRecord } from "./steps.js";
 
 /** The audit log with bounded retries and the local journal, when the wiring provides one. */
-function journaling(audit: AuditLog): JournalingAuditLog | null {
+export function journaling(audit: AuditLog): JournalingAuditLog | null {
   const j = audit as Partial<JournalingAuditLog>;
   return typeof j.appendRetrying === "function" && typeof j.appendOrJournal === "function" ? (audit as JournalingAuditLog) : null;
 }

@@ -5,6 +5,7 @@ import type { OperationsDeps, TargetHandle } from "./context.js";
 import { planDeploy } from "./deploy.js";
 import type { LockRecord, OperationKind } from "./model.js";
 import { planPayouts } from "./payouts.js";
+import { pausePayoutsWithoutDatabase, type DirectPauseResult } from "./payouts-direct.js";
 import type { Actor, SentMessage } from "../shared/ports.js";
 import type { BackupsReply, Busy, DeployRequest, LockReply, ReasonRequest, RollbackRequest, ScaleRequest, TargetRequest, UnlockReply } from "./requests.js";
 import { planRollback } from "./rollback.js";
@@ -77,6 +78,11 @@ export class OperationsService {
   /** `/pause_payouts [target] [reason…]` */
   async requestPausePayouts(actor: Actor, request: ReasonRequest): Promise<RequestResult> {
     return this.payouts(actor, request, true);
+  }
+
+  /** `/pause_payouts` while the database is unreachable: runs at once, audited through the journal. */
+  async pausePayoutsWithoutDatabase(actor: Actor, request: ReasonRequest): Promise<DirectPauseResult> {
+    return pausePayoutsWithoutDatabase(this.deps, actor, request.target, request.reason);
   }
 
   /** `/resume_payouts [target]` */

@@ -23,6 +23,18 @@ import { systemClock } from "../../src/shared/ports.js";
 import { startSandbox, type Sandbox } from "../sandbox/index.js";
 import { createTestDatabase } from "../support/db.js";
 import { Relay } from "../support/relay.js";
+import { CuttableProxy } from "../support/cuttable-proxy.js";
+import { freePort } from "../support/ports.js";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { run } from "@grammyjs/runner";
+import { Api } from "grammy";
+import { createBot } from "../../src/bot/bot.js";
+import { createOperationsFeature } from "../../src/bot/handlers/operations.js";
+import { ProcessedUpdates } from "../../src/infra/db/processed-updates.js";
+import { AuditJournal, JournaledAuditLog, PostgresJournalReplayStore } from "../../src/infra/journal/index.js";
+import { TelegramNotifier } from "../../src/infra/telegram/notifier.js";
+import { BotApiEmulator } from "../emulator/bot-api-emulator.js";
 import { RecordingNotifier, alice, bob, carol, chatOf } from "./lease-support.js";
 
 const log = createLogger({ level: "silent" });
@@ -48,6 +60,11 @@ function buildConfig(): OpsFile {
         appDir: sandbox.appDir,
         dockerSocket: sandbox.dockerSocket,
         compose: { command: sandbox.composeCommand, project: sandbox.composeProject },
+        payouts: {
+          pause: `redis-cli ${sandbox.redis.cliArgs.join(" ")} SET system:pause_payouts 1`,
+          resume: `redis-cli ${sandbox.redis.cliArgs.join(" ")} DEL system:pause_payouts`,
+          status: `redis-cli ${sandbox.redis.cliArgs.join(" ")} GET system:pause_payouts`,
+        },
         deploy: {
           // An operator step that takes a while: the window in which the tests break things.
           steps: [{ name: "slow", run: SLOW, timeoutSeconds: 30 }],
@@ -209,5 +226,87 @@ describe("flock on the target", () => {
     const unlockRows = (await audit.recent(10)).filter((e) => e.action === "unlock").map((e) => e.outcome);
     expect(unlockRows.slice(0, 2)).toEqual(["succeeded", "requested"]);
     resetTarget();
+  });
+});
+
+describe("the kill switch without the database", () => {
+  it("Postgres down: /pause_payouts flips the real Redis key, /deploy refuses; once it is back the pause rows are in audit_events once, chain intact", async () => {
+    const url = createTestDatabase("lease-outage");
+    const direct = await openDatabase({ url, dataDir: sandbox.dir });
+    await migrate(direct);
+    const proxy = new CuttableProxy(await freePort(), Number(new URL(url).port));
+    await proxy.up();
+    const proxied = new URL(url);
+    proxied.port = String(proxy.port);
+    const viaProxy = await openDatabase({ url: proxied.toString(), dataDir: sandbox.dir });
+    const journaled = new JournaledAuditLog({
+      inner: new PostgresAuditLog(viaProxy.db),
+      journal: new AuditJournal(join(mkdtempSync(join(tmpdir(), "opsgram-lease-journal-")), "audit-journal.jsonl")),
+      store: new PostgresJournalReplayStore(viaProxy.db),
+      clock: systemClock,
+      log,
+      directTimeoutMs: 1_000,
+      replayEveryMs: 500,
+    });
+    const emulator = await BotApiEmulator.start();
+    const GROUP = { id: -1001000000077, type: "supergroup" as const, title: "ops" };
+    const ONCALL = { id: 7001, username: "oncall" };
+    const api = new Api(emulator.token, { apiRoot: emulator.apiRoot });
+    const ops = createOperations({
+      repos: createOperationRepositories(viaProxy.db),
+      audit: journaled,
+      reporter: new ChatReporter(new TelegramNotifier(api, { perChatIntervalMs: 100 }), systemClock, log),
+      targets: { prod: { shell: connections.shell, docker: connections.docker } },
+      config,
+      clock: systemClock,
+      log,
+    });
+    started.push(ops);
+    const bot = createBot({
+      token: emulator.token,
+      apiRoot: emulator.apiRoot,
+      rules: { adminChatIds: [GROUP.id], adminUserIds: [ONCALL.id] },
+      audit: journaled,
+      processedUpdates: new ProcessedUpdates(viaProxy.db),
+      features: [createOperationsFeature({ chat: chatOf(ops) })],
+      log,
+      configureApi: () => {},
+      botInfo: await api.getMe(),
+    });
+    const runner = run(bot);
+    const redis = (...args: string[]) => execFileSync("redis-cli", [...sandbox.redis.cliArgs, ...args], { encoding: "utf8" }).trim();
+    try {
+      redis("DEL", "system:pause_payouts");
+      await proxy.cut();
+      const sentAt = Date.now();
+      emulator.sendCommand(GROUP, ONCALL, "/pause_payouts prod card fraud");
+      const paused = await emulator.waitForMessage((m) => m.chatId === GROUP.id && m.text.includes("payouts"), 30_000);
+      console.log(`[timing] database down: /pause_payouts → verified reply: ${Date.now() - sentAt} ms`);
+      expect(paused.text).toMatch(/⏸ payouts PAUSED on prod \(verified[\s\S]*without a Confirm[\s\S]*local journal/);
+      expect(redis("GET", "system:pause_payouts")).toBe("1");
+
+      emulator.sendCommand(GROUP, ONCALL, "/deploy release/v2");
+      const refused = await emulator.waitForMessage((m) => m.chatId === GROUP.id && m.text.includes("/deploy is refused"), 30_000);
+      expect(refused.text).toBe("⛔ The database is unreachable: /deploy is refused until it is back (no audit, no action). /pause_payouts still works.");
+
+      await proxy.up();
+      const back = Date.now();
+      journaled.start();
+      const rows = async () =>
+        (await direct.db.execute<{ outcome: string }>(sql`select outcome from audit_events where action = 'pause_payouts' order by id`)) as unknown as { outcome: string }[];
+      await until("the journal replayed", async () => (await rows()).length >= 2, 20_000);
+      console.log(`[timing] database back → pause rows replayed: ${Date.now() - back} ms`);
+      await new Promise((r) => setTimeout(r, 1_200)); // two more replay rounds: nothing may repeat
+      expect((await rows()).map((r) => r.outcome)).toEqual(["requested", "succeeded"]);
+      expect(await new PostgresAuditLog(direct.db).verifyChain()).toMatchObject({ ok: true });
+    } finally {
+      journaled.stop();
+      if (runner.isRunning()) await runner.stop();
+      await emulator.stop();
+      await proxy.cut();
+      await viaProxy.close().catch(() => {});
+      await direct.close();
+      redis("DEL", "system:pause_payouts");
+    }
   });
 });

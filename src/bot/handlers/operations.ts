@@ -49,7 +49,14 @@ export function createOperationsFeature(deps: OperationsFeatureDeps): BotFeature
     ],
     register(composer: Composer<BotContext>) {
       const on = (command: string, call: (ctx: BotContext, words: string[]) => Promise<ChatRequestResult | TextReply>) =>
-        composer.command(command, async (ctx) => replyTo(ctx, await call(ctx, commandWords(ctx.match))));
+        composer.command(command, async (ctx) => {
+          if (ctx.databaseDown) {
+            // Without the database only the kill switch runs (audited through the local journal).
+            const words = commandWords(ctx.match);
+            return replyTo(ctx, command === "pause_payouts" ? await chat.pausePayoutsWithoutDatabase(ctx.actor, words) : chat.refusedWithoutDatabase(command));
+          }
+          return replyTo(ctx, await call(ctx, commandWords(ctx.match)));
+        });
       on("deploy", (ctx, words) => chat.deploy(ctx.actor, words));
       on("rollback", (ctx, words) => chat.rollback(ctx.actor, words));
       on("scale", (ctx, words) => chat.scale(ctx.actor, words));

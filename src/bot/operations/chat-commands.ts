@@ -58,6 +58,25 @@ export class ChatOperations {
     return this.request(actor, "pause_payouts", words, parse.pausePayouts(this.targets, words), (r) => this.service.requestPausePayouts(actor, r));
   }
 
+  /** `/pause_payouts` while the database is down: runs at once (no Confirm possible) and says so. */
+  async pausePayoutsWithoutDatabase(actor: Actor, words: readonly string[]): Promise<TextReply> {
+    const parsed = parse.pausePayouts(this.targets, words);
+    if (!parsed.ok) return { status: "refused", reason: parsed.reason };
+    const result = await this.service.pausePayoutsWithoutDatabase(actor, parsed.value);
+    if (result.status === "refused") return result;
+    const journal = result.journaled ? " Its audit rows wait in the local journal and go into the audit log once the database is back." : "";
+    if (result.status === "failed") return { status: "refused", reason: `❌ payouts on ${result.target} could NOT be paused: ${result.reason}. The database is unreachable.${journal}` };
+    return {
+      status: "ok",
+      text: `⏸ payouts PAUSED on ${result.target} (verified: payouts.status says paused). The database is unreachable, so this ran at once without a Confirm.${journal} /resume_payouts needs the database.`,
+    };
+  }
+
+  /** What every other mutating command answers while the database is down. */
+  refusedWithoutDatabase(command: string): TextReply {
+    return { status: "refused", reason: `The database is unreachable: /${command} is refused until it is back (no audit, no action). /pause_payouts still works.` };
+  }
+
   async resumePayouts(actor: Actor, words: readonly string[]): Promise<ChatRequestResult> {
     return this.request(actor, "resume_payouts", words, parse.resumePayouts(this.targets, words), (r) => this.service.requestResumePayouts(actor, r));
   }
