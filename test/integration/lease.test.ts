@@ -35,6 +35,8 @@ import { ProcessedUpdates } from "../../src/infra/db/processed-updates.js";
 import { AuditJournal, JournaledAuditLog, PostgresJournalReplayStore } from "../../src/infra/journal/index.js";
 import { TelegramNotifier } from "../../src/infra/telegram/notifier.js";
 import { BotApiEmulator } from "../emulator/bot-api-emulator.js";
+import { startHealth } from "../../src/health/index.js";
+import { healthPorts } from "./lease-support.js";
 import { RecordingNotifier, alice, bob, carol, chatOf } from "./lease-support.js";
 
 const log = createLogger({ level: "silent" });
@@ -307,6 +309,72 @@ describe("the kill switch without the database", () => {
       await viaProxy.close().catch(() => {});
       await direct.close();
       redis("DEL", "system:pause_payouts");
+    }
+  });
+});
+
+describe("a failed rollback", () => {
+  it("leaves the target frozen, and the alert reaches the alert chat through the durable outbox after a 429", async () => {
+    const emulator = await BotApiEmulator.start();
+    const ALERTS = -1001000000099;
+    const api = new Api(emulator.token, { apiRoot: emulator.apiRoot });
+    const notifier = new TelegramNotifier(api, { perChatIntervalMs: 100 });
+    const health = await startHealth({
+      ...healthPorts(database.db),
+      notifier,
+      targets: {},
+      alertChatIds: [ALERTS],
+      log,
+      tuning: { coalesceMs: 100, outboxPollMs: 500 },
+    });
+    // The rollback's build fails (the forward build is the first): a rollback that cannot finish.
+    let builds = 0;
+    const failingBuild = {
+      exec: (argv: readonly string[], options: Parameters<typeof connections.shell.exec>[1]) =>
+        argv.includes("build") && ++builds === 2
+          ? Promise.resolve({ code: 1, stdout: "", stderr: "no space left on device\n", timedOut: false, truncated: false, durationMs: 1 })
+          : connections.shell.exec(argv, options),
+      execTrusted: (line: string, options: Parameters<typeof connections.shell.exec>[1]) => connections.shell.execTrusted(line, options),
+      close: () => connections.shell.close(),
+    };
+    const ops = createOperations({
+      repos,
+      audit,
+      reporter: new ChatReporter(notifier, systemClock, log, { notice: (chatIds, html) => health.notice(chatIds, html), alertChatIds: [ALERTS] }),
+      targets: { prod: { shell: failingBuild, docker: connections.docker } },
+      config,
+      clock: systemClock,
+      log,
+    });
+    started.push(ops);
+    try {
+      const planned = await chatOf(ops).deploy(alice, ["broken"]);
+      if (planned.status !== "planned") throw new Error(`not planned: ${JSON.stringify(planned)}`);
+      const pressed = await ops.service.confirm(bob, planned.operationId);
+      if (pressed.status !== "confirmed") throw new Error("not confirmed");
+      // The frozen message to the operation's chat is the first send after the press; the alert
+      // chat's copy (from the outbox) is the second, and Telegram refuses it once: 429, retry after 2 s.
+      emulator.rateLimitOnCall("sendMessage", 2, 2);
+      const final = await pressed.done;
+      const endedAt = Date.now();
+      expect(final.status).toBe("failed");
+      expect(final.error).toMatch(/build/);
+      expect(await repos.locks.get("prod")).toMatchObject({ kind: "freeze", reason: expect.stringContaining("failed at build") });
+
+      const alert = await emulator.waitForMessage((m) => m.chatId === ALERTS && m.text.includes("prod is frozen"), 20_000);
+      console.log(`[timing] failed rollback → alert in the alert chat (through a 429, retry_after 2 s): ${alert.sentAt.getTime() - endedAt} ms`);
+      expect(alert.text).toMatch(/prod is frozen: rollback to \w{7} failed at build/);
+      expect(emulator.calls.some((c) => c.method === "sendMessage" && c.fault && "status" in c.fault && c.fault.status === 429)).toBe(true);
+      const inOpChat = await emulator.waitForMessage((m) => m.chatId === alice.chatId && m.text.includes("prod is frozen"), 10_000);
+      expect(inOpChat.replyMarkup).toBeDefined();
+      await new Promise((r) => setTimeout(r, 1_500)); // another outbox round: delivered once
+      expect(emulator.messages.filter((m) => m.chatId === ALERTS && m.text.includes("prod is frozen"))).toHaveLength(1);
+      const rows = (await database.db.execute<{ n: number }>(sql`select count(*)::int as n from alert_outbox where kind = 'notice' and delivered_at is not null`)) as unknown as { n: number }[];
+      expect(rows[0]!.n).toBe(1);
+    } finally {
+      await health.stop();
+      await emulator.stop();
+      await repos.locks.get("prod").then((l) => (l?.kind === "freeze" ? repos.locks.releaseFreeze("prod") : false));
     }
   });
 });

@@ -5,7 +5,7 @@ import type { FinalReport, FrozenTarget, InterruptedReport, OperationReporter, P
 import type { StepView } from "../../operations/steps.js";
 import type { Actor, Clock, Notifier, SentMessage } from "../../shared/ports.js";
 import { confirmButtons } from "./callback-data.js";
-import { ProgressMessage } from "./progress-message.js";
+import { ProgressMessage, clip } from "./progress-message.js";
 import { unlockButton } from "./unlock-buttons.js";
 import { formatTimeout, header, headerOf, mention, renderPlanBody, richHtml } from "./render-plan.js";
 
@@ -34,6 +34,13 @@ export function fitTail(escaped: string, max: number): string {
  * [Cancel], progress edits (paced by {@link ProgressMessage}), the final ✅/❌/↩ line at once, and
  * a failing step's full output as a file. Chat failures are logged, never thrown into the work.
  */
+/** Messages queued in the database and retried until Telegram takes them (a 429 included). */
+export interface DurableNotices {
+  /** `chatIds` null: the alert chats. */
+  notice(chatIds: readonly number[] | null, html: string): Promise<void>;
+  alertChatIds: readonly number[];
+}
+
 export class ChatReporter implements OperationReporter {
   private readonly live = new Map<string, ProgressMessage>();
 
@@ -41,6 +48,11 @@ export class ChatReporter implements OperationReporter {
     private readonly notifier: Notifier,
     private readonly clock: Clock,
     private readonly log: OpsLogger,
+    /**
+     * The durable path (the alert outbox, retried until delivered): final outcomes whose edit could
+     * not be delivered, and frozen targets, which also go to the alert chats.
+     */
+    private readonly durable?: DurableNotices,
   ) {}
 
   async planned(op: OperationRecord, info: { requester: Actor; expiresInSeconds: number; fourEyes: boolean }): Promise<SentMessage | null> {
@@ -80,7 +92,12 @@ export class ChatReporter implements OperationReporter {
     }
     const progress = this.message(op);
     this.live.delete(op.id);
-    if (progress) await progress.finish(this.render(op, report, finalLine));
+    const finalText = this.render(op, report, finalLine);
+    const edited = progress ? await progress.finish(finalText) : false;
+    if (!edited && op.chatId !== null && this.durable) {
+      // The outcome must reach the chat: queue it as a message of its own, retried until delivered.
+      await this.durable.notice([op.chatId], clip(finalText)).catch((err: unknown) => this.log.error({ err, operationId: op.id }, "could not queue the final result"));
+    }
     if (outcome.status !== "succeeded" && failure && op.chatId !== null) {
       const plan = op.plan as StoredPlan;
       const filename = `${op.kind}-${op.target}-${op.id}-${failure.id}.log`;
@@ -112,7 +129,14 @@ export class ChatReporter implements OperationReporter {
       ? `${escapeHtml(frozen.target)} now: <code>${state.headSha.slice(0, 7)}</code> checked out · ${escapeHtml(state.containers)}`
       : `⚠ ${escapeHtml(frozen.target)} could not be re-read: ${escapeHtml(state.error)}`;
     const text = `🧊 <b>${escapeHtml(frozen.target)} is frozen</b>: ${escapeHtml(frozen.reason)}.\n${seen}\nWas running: ${escapeHtml((op.plan as StoredPlan | null)?.title ?? op.kind)}.\nNo operation runs there until someone checks it and presses [Unlock] (or sends /unlock).`;
-    await this.safe(() => this.notifier.send(op.chatId!, text, { html: true, buttons: unlockButton(frozen.target, frozen.version) }));
+    const sent = await this.safe(() => this.notifier.send(op.chatId!, text, { html: true, buttons: unlockButton(frozen.target, frozen.version) }));
+    if (!sent && this.durable) await this.durable.notice([op.chatId], text).catch((err: unknown) => this.log.error({ err, operationId: op.id }, "could not queue the frozen-target message"));
+    if (this.durable) {
+      // A human is needed: the alert chats get it through the durable outbox (the [Unlock] button
+      // stays in the operation's chat, where the person who ran it is).
+      const others = this.durable.alertChatIds.filter((id) => id !== op.chatId);
+      if (others.length > 0) await this.durable.notice(others, text).catch((err: unknown) => this.log.error({ err, operationId: op.id }, "could not queue the frozen-target alert"));
+    }
   }
 
   private render(op: OperationRecord, snapshot: ProgressSnapshot, finalLine: string | null): string {
