@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { targetLockFile, wrapArgv } from "../../src/commands/exec-line.js";
 import { createOperations } from "../../src/operations/index.js";
-import { LinkLostError, type ExecOptions } from "../../src/shared/ports.js";
+import { LinkLostError, type AuditEventInput, type ExecOptions } from "../../src/shared/ports.js";
 import { JumpClock, alice, bob, chatOf, flush, makeDeps, opsConfig } from "./operations-fakes.js";
 import { SHA, fakeRepo } from "./operations-fake-repo.js";
 
@@ -148,5 +148,48 @@ describe("frozen after a broken run", () => {
     expect(await env.repos.locks.get("prod")).toMatchObject({ kind: "freeze", reason: expect.stringContaining(`rollback to ${SHA.v1.slice(0, 7)} failed at build`) });
     expect(env.notifier.messages.some((m) => m.texts.some((t) => /the target needs a human; it is frozen/.test(t)))).toBe(true);
     expect(unlockData(env)).toMatch(/^fz:u:2:prod$/);
+  });
+});
+
+describe("step rows after the remote work succeeded", () => {
+  /** An audit log whose plain append fails for step rows (the database blinked), as a journaling one would be. */
+  function journalingAudit(env: ReturnType<typeof setup>, retrying: (e: AuditEventInput) => boolean) {
+    const retried: string[] = [];
+    const journaled: string[] = [];
+    const append = env.audit.append.bind(env.audit);
+    const stepId = (e: AuditEventInput) => (e.detail as { step?: { id: string } } | null)?.step?.id ?? "";
+    Object.assign(env.audit, {
+      append: async (e: AuditEventInput) => {
+        if (e.action.endsWith(".step")) throw new Error("connection terminated");
+        return append(e);
+      },
+      appendRetrying: async (e: AuditEventInput) => {
+        if (!retrying(e)) throw new Error("gave up after 5 attempts: connection terminated");
+        retried.push(stepId(e));
+        return append(e);
+      },
+      appendOrJournal: async (e: AuditEventInput) => {
+        journaled.push(stepId(e));
+        return { stored: "journal" as const, entryId: "j1" };
+      },
+    });
+    return { retried, journaled };
+  }
+
+  it("are written with bounded retries: a blip does not fail a step whose work is done", async () => {
+    const env = setup();
+    const { retried } = journalingAudit(env, () => true);
+    const { final } = await deploy(env, "main");
+    expect(final.status).toBe("succeeded");
+    expect(retried).toEqual(["fetch", "checkout", "build", "up", "health"]);
+  });
+
+  it("a rollback step whose row cannot be written goes to the journal, and the rollback goes on", async () => {
+    const env = setup();
+    const { journaled } = journalingAudit(env, (e) => !String((e.detail as { step?: { id: string } }).step?.id).startsWith("rollback-"));
+    const { final } = await deploy(env, "broken");
+    expect(final.status).toBe("rolled_back");
+    expect(journaled).toEqual(["rollback-checkout", "rollback-build", "rollback-up", "rollback-health"]);
+    expect(env.state.head).toBe(SHA.v1);
   });
 });
