@@ -211,7 +211,7 @@ describe("bot core on the embedded database (the default)", () => {
 
       const second = await runBotToExit({ env });
       expect(second.code).toBe(2);
-      expect(second.output).toMatch(/in use by another process .*another opsgram running with this DATA_DIR/);
+      expect(second.output).toMatch(/another opsgram uses DATA_DIR .*: stop it first/);
     } finally {
       await bot.stop();
       await emulator.stop();

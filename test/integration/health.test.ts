@@ -47,7 +47,7 @@ describe("health alerts (sandbox + Postgres + emulator)", () => {
     await h.docker("kill", ...ids);
     const first = await h.next((m) => /worker/.test(m.text), 3_000);
     // The incident lists them (edited in place as the last deaths arrive).
-    await h.waitUntil("all 20 listed", () => (/worker: 20 containers down/.test(first.text) ? true : undefined), 5_000);
+    await h.waitUntil("all 20 listed", () => (/worker: 20 containers down/.test(first.text) ? true : undefined), 20_000);
     await h.compose("up", "-d", "--scale", "worker=1");
     // The recovery is queued after every death was handled: whatever else the burst sent came before it.
     const recovery = await h.next((m) => /🟢 prod: worker recovered/.test(m.text), 30_000);
