@@ -5,13 +5,14 @@
  * One sandbox for the file; each test leaves the target at v1 and unlocked.
  */
 import { execFileSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { ChatReporter } from "../../src/bot/operations/chat-reporter.js";
 import { targetLockFile } from "../../src/commands/exec-line.js";
-import { fileSchema, type OpsFile } from "../../src/config/file.js";
+import type { OpsFile } from "../../src/config/file.js";
 import { PostgresAuditLog } from "../../src/infra/db/audit-log.js";
 import { openDatabase, type DatabaseHandle } from "../../src/infra/db/client.js";
 import { migrate } from "../../src/infra/db/migrate.js";
@@ -25,8 +26,6 @@ import { createTestDatabase } from "../support/db.js";
 import { Relay } from "../support/relay.js";
 import { CuttableProxy } from "../support/cuttable-proxy.js";
 import { freePort } from "../support/ports.js";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { run } from "@grammyjs/runner";
 import { Api } from "grammy";
 import { createBot } from "../../src/bot/bot.js";
@@ -36,8 +35,7 @@ import { AuditJournal, JournaledAuditLog, PostgresJournalReplayStore } from "../
 import { TelegramNotifier } from "../../src/infra/telegram/notifier.js";
 import { BotApiEmulator } from "../emulator/bot-api-emulator.js";
 import { startHealth } from "../../src/health/index.js";
-import { healthPorts } from "./lease-support.js";
-import { RecordingNotifier, alice, bob, carol, chatOf } from "./lease-support.js";
+import { RecordingNotifier, alice, bob, carol, chatOf, confirmDeploy, healthPorts, leaseConfig, orphanAlive, unlockData, until } from "./lease-support.js";
 
 const log = createLogger({ level: "silent" });
 /** A sleep no other process on the machine runs: its pid is the orphan the tests look for. */
@@ -50,33 +48,6 @@ let relay: Relay;
 let connections: TargetConnections;
 let config: OpsFile;
 const started: Operations[] = [];
-
-function buildConfig(): OpsFile {
-  const knownHostsPath = join(sandbox.dir, `kh-relay-${relay.port}`);
-  writeFileSync(knownHostsPath, `[127.0.0.1]:${relay.port} ${sandbox.ssh.hostKeyPublic}\n`);
-  return fileSchema.parse({
-    targets: {
-      prod: {
-        host: `ssh://${sandbox.ssh.username}@127.0.0.1:${relay.port}`,
-        ssh: { privateKeyPath: sandbox.ssh.privateKeyPath, knownHostsPath, connectTimeoutSeconds: 5, keepaliveSeconds: 1 },
-        appDir: sandbox.appDir,
-        dockerSocket: sandbox.dockerSocket,
-        compose: { command: sandbox.composeCommand, project: sandbox.composeProject },
-        payouts: {
-          pause: `redis-cli ${sandbox.redis.cliArgs.join(" ")} SET system:pause_payouts 1`,
-          resume: `redis-cli ${sandbox.redis.cliArgs.join(" ")} DEL system:pause_payouts`,
-          status: `redis-cli ${sandbox.redis.cliArgs.join(" ")} GET system:pause_payouts`,
-        },
-        deploy: {
-          // An operator step that takes a while: the window in which the tests break things.
-          steps: [{ name: "slow", run: SLOW, timeoutSeconds: 30 }],
-          healthcheck: { url: `http://127.0.0.1:${sandbox.webPort}/health`, from: "target", expectStatus: 200, timeoutSeconds: 8, intervalSeconds: 0.5 },
-        },
-      },
-    },
-    confirmTimeoutSeconds: 60,
-  });
-}
 
 function makeOps(notifier = new RecordingNotifier()) {
   const ops = createOperations({
@@ -92,44 +63,8 @@ function makeOps(notifier = new RecordingNotifier()) {
   return { ops, notifier };
 }
 
-function orphanAlive(): boolean {
-  try {
-    execFileSync("pgrep", ["-f", `^${SLOW}$`]);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
 function resetTarget(): void {
   execFileSync("git", ["-C", sandbox.appDir, "-c", "advice.detachedHead=false", "checkout", "-q", "--detach", "--force", sandbox.versions.v1]);
-}
-
-async function confirmDeploy(ops: Operations, ref: string) {
-  const planned = await chatOf(ops).deploy(alice, [ref]);
-  if (planned.status !== "planned") throw new Error(`not planned: ${JSON.stringify(planned)}`);
-  const pressed = await ops.service.confirm(bob, planned.operationId);
-  if (pressed.status !== "confirmed") throw new Error(`not confirmed: ${JSON.stringify(pressed)}`);
-  return { planned, done: pressed.done };
-}
-
-/** The [Unlock] button's data from the newest message carrying one. */
-function unlockData(notifier: RecordingNotifier): string {
-  for (const m of [...notifier.messages].reverse()) {
-    for (const o of m.options) {
-      const data = o?.buttons?.[0]?.[0]?.data;
-      if (data?.startsWith("fz:u:")) return data;
-    }
-  }
-  throw new Error("no [Unlock] button");
 }
 
 beforeAll(async () => {
@@ -140,7 +75,7 @@ beforeAll(async () => {
   audit = new PostgresAuditLog(database.db);
   relay = new Relay();
   await relay.start(sandbox.ssh.port);
-  config = buildConfig();
+  config = leaseConfig(sandbox, relay.port, SLOW);
   connections = createTargetConnections("prod", config.targets.prod!, log);
 });
 
@@ -157,7 +92,7 @@ describe("the lease, by the database's clock", () => {
     const first = makeOps();
     const second = makeOps();
     const { planned, done } = await confirmDeploy(first.ops, "release/v2");
-    await until("the slow operator step", orphanAlive);
+    await until("the slow operator step", () => orphanAlive(SLOW));
 
     // Another opsgram (its own service over the same database) is refused: the holder is alive.
     const refused = await chatOf(second.ops).deploy(carol, ["release/v2"]);
@@ -192,7 +127,7 @@ describe("flock on the target", () => {
   it("the SSH link drops during a step: nothing more starts, the orphan keeps the target's flock until it ends, the target is frozen; [Unlock] + Confirm release it", async () => {
     const { ops, notifier } = makeOps();
     const { done } = await confirmDeploy(ops, "release/v2");
-    await until("the slow operator step", orphanAlive);
+    await until("the slow operator step", () => orphanAlive(SLOW));
     relay.cut();
     const cutAt = Date.now();
     const final = await done;
@@ -202,7 +137,7 @@ describe("flock on the target", () => {
     expect(final.error).toMatch(/slow: SSH connection to .* was lost while a command was running/);
     expect(notifier.messages.flatMap((m) => m.texts).some((t) => t.includes("dropped during slow: it may still be running there; nothing more was started"))).toBe(true);
     // The remote step outlived the link, and it still holds the target's lock file.
-    expect(orphanAlive()).toBe(true);
+    expect(orphanAlive(SLOW)).toBe(true);
     const lockFile = targetLockFile(sandbox.appDir);
     expect(() => execFileSync("flock", ["-n", lockFile, "true"])).toThrow();
     // Anything opsgram runs there now waits for it (over a fresh connection).
@@ -211,7 +146,7 @@ describe("flock on the target", () => {
     const waitedMs = Date.now() - waitStarted;
     console.log(`[timing] a flocked command waited for the orphan: ${waitedMs} ms`);
     expect(result.code).toBe(0);
-    expect(orphanAlive()).toBe(false);
+    expect(orphanAlive(SLOW)).toBe(false);
     expect(waitedMs).toBeGreaterThan(500);
 
     expect(await repos.locks.get("prod")).toMatchObject({ kind: "freeze", reason: expect.stringContaining("connection lost during slow") });
