@@ -214,7 +214,11 @@ export async function startApp(config: Config, log: Logger, options: StartAppOpt
   const operations = createOperations({
     repos,
     audit: journaled,
-    reporter: new ChatReporter(notifier, systemClock, log.child({ module: "operations" })),
+    // Final results whose edit failed, and frozen targets, go through the durable alert outbox.
+    reporter: new ChatReporter(notifier, systemClock, log.child({ module: "operations" }), {
+      notice: (chatIds, html) => health.notice(chatIds, html),
+      alertChatIds: config.env.alertChatIds,
+    }),
     targets: targetPorts,
     config: config.ops,
     clock: systemClock,

@@ -12,6 +12,18 @@ import { DEFAULT_STALE_COMMAND_SECONDS, freshCommandsOnly, inOrderPerChat } from
 
 const ONE_MINUTE = 60_000; // ms
 
+/** How long the durable de-dup may take before the database counts as unreachable for an update. */
+const DATABASE_PROBE_MS = 3_000;
+
+/** `promise`, or a rejection after `ms` (the database may hang rather than refuse). */
+function boundedMs<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer from the database within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
 /** The durable de-duplication store (processed_updates). */
 export interface ProcessedUpdatesStore {
   /** True the first time an update id is recorded. */
@@ -163,8 +175,18 @@ export function createBot(options: CreateBotOptions): Bot<BotContext> {
   });
 
   // 5. Durable de-duplication, for allowed updates only: survives restarts.
+  //    When the database does not answer within DATABASE_PROBE_MS, the update goes on marked
+  //    `databaseDown` (the in-memory de-dup above still holds): the kill switch must still work.
   bot.use(async (ctx, next) => {
-    if (!(await options.processedUpdates.markProcessed(ctx.update.update_id))) {
+    let fresh: boolean;
+    try {
+      fresh = await boundedMs(options.processedUpdates.markProcessed(ctx.update.update_id), DATABASE_PROBE_MS);
+    } catch (err) {
+      ctx.log.warn({ err }, "database unreachable: only the payouts kill switch runs");
+      ctx.databaseDown = true;
+      fresh = true;
+    }
+    if (!fresh) {
       ctx.log.info("update already processed before (durable)");
       return;
     }

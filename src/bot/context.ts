@@ -20,6 +20,11 @@ export type BotContext = Context & {
   roleCap?: RoleCap;
   /** Refuses and audits; used by requireRole. */
   access: AccessGate;
+  /**
+   * Set when the database did not answer for this update (the durable de-dup could not be
+   * written): only the payouts kill switch runs then; every other mutating command refuses.
+   */
+  databaseDown?: boolean;
 };
 
 /** One line of /help and setMyCommands. */

@@ -27,6 +27,26 @@ export interface WrapOptions {
   timeoutSeconds?: number | undefined;
   /** Grace between TERM and KILL. Default 5. */
   killAfterSeconds?: number | undefined;
+  /** Holds `flock` on this file while the command runs (see {@link targetLockFile}). */
+  lockFile?: string | undefined;
+}
+
+/**
+ * The file every command of an operation locks on the target, one per app directory:
+ * `/tmp/opsgram-srv_app.lock` for `/srv/app`. On the target, not in the database, so two opsgram
+ * processes — or a command a dead one left running — can never interleave there.
+ */
+export function targetLockFile(appDir: string): string {
+  return `/tmp/opsgram-${appDir.replace(/^\/+/, "").replace(/[^A-Za-z0-9._-]/g, "_") || "root"}.lock`;
+}
+
+/**
+ * `flock <file>` in front of a command: waits for the lock (the outer `timeout` bounds the wait)
+ * and holds it for the command and every child it leaves behind (they inherit the descriptor).
+ */
+export function flockArgv(lockFile: string): string[] {
+  if (!lockFile.startsWith("/") || lockFile.includes("\0")) throw new TypeError("lockFile must be an absolute path");
+  return ["flock", lockFile];
 }
 
 function assertEnv(env: Readonly<Record<string, string>>): string[] {
@@ -49,7 +69,7 @@ export function shellArgv(line: string, cwd?: string): string[] {
 
 /**
  * The full argument list for a remote command:
- * `timeout -s TERM -k 5 <secs> env K=V … sh -c …` (each part only when asked for).
+ * `timeout -s TERM -k 5 <secs> flock <file> env K=V … sh -c …` (each part only when asked for).
  */
 export function wrapArgv(line: string, options: WrapOptions = {}): string[] {
   const argv: string[] = [];
@@ -60,6 +80,7 @@ export function wrapArgv(line: string, options: WrapOptions = {}): string[] {
     if (!Number.isInteger(kill) || kill < 1) throw new TypeError("killAfterSeconds must be a positive integer");
     argv.push("timeout", "-s", "TERM", "-k", String(kill), String(secs));
   }
+  if (options.lockFile !== undefined) argv.push(...flockArgv(options.lockFile));
   const assignments = options.env ? assertEnv(options.env) : [];
   if (assignments.length > 0) argv.push("env", ...assignments);
   argv.push(...shellArgv(line, options.cwd));

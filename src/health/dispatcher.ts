@@ -183,6 +183,14 @@ export class OutboxDispatcher {
           await this.store.delivered(ids, this.clock.now(), null, []);
           return true;
         }
+        case "notice": {
+          // Each notice is its own message (an operation's outcome, a frozen target), sent as queued.
+          for (const item of batch) {
+            await this.notifier.send(chatId, item.text, { html: true });
+            await this.store.delivered([item.id], this.clock.now(), null, []);
+          }
+          return true;
+        }
         case "recovery": {
           await this.notifier.send(chatId, this.render.recoveryMessage(batch.map((i) => i.text)));
           await this.store.delivered(ids, this.clock.now(), null, []);

@@ -96,6 +96,12 @@ export interface HealthHandle {
   expected: ExpectedChanges;
   /** For the alerts feature: /alerts, Ack, Mute. */
   alerts: AlertsControl;
+  /**
+   * Queues an HTML message through the durable alert outbox (retried until delivered, a 429
+   * included) to `chatIds`, or to the alert chats when null. For what must not be lost: an
+   * operation's final outcome, a target left frozen.
+   */
+  notice(chatIds: readonly number[] | null, html: string): Promise<void>;
   /** Stops monitors, lets queued work settle (bounded), stops the dispatcher. Idempotent. */
   stop(): Promise<void>;
 }
@@ -215,6 +221,12 @@ export async function startHealth(options: StartHealthOptions): Promise<HealthHa
   return {
     expected,
     alerts: service,
+    async notice(chatIds, html) {
+      if (!outbox.enqueue) throw new Error("this outbox store cannot queue notices");
+      const to = chatIds ?? options.alertChatIds;
+      await outbox.enqueue(to.map((chatId) => ({ chatId, kind: "notice" as const, text: html })));
+      dispatcher.wake();
+    },
     stop() {
       stopping ??= (async () => {
         stopTick();

@@ -7,7 +7,8 @@ import type { Incident, IncidentMessage, Mute } from "./types.js";
  * (unit tests use an in-memory fake); rendering in src/bot/alerts/render.ts.
  */
 
-export type OutboxKind = "open" | "update" | "recovery" | "reminder";
+/** `notice`: a message of its own from outside health/ (an operation's outcome, a frozen target), HTML as queued. */
+export type OutboxKind = "open" | "update" | "recovery" | "reminder" | "notice";
 
 /** A message to send or edit, queued durably before anything is sent. */
 export interface OutboxItem {
@@ -75,6 +76,8 @@ export interface OutboxStore {
   giveUp(itemIds: readonly number[], at: Date, error: string): Promise<void>;
   /** Deletes delivered rows older than `before`. */
   pruneDelivered(before: Date): Promise<number>;
+  /** Queues items with no incident (`notice`), delivered and retried like every alert. */
+  enqueue?(items: readonly NewOutboxItem[]): Promise<void>;
 }
 
 /** Everything health/ keeps, as app.ts hands it over. */

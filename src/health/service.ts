@@ -62,6 +62,8 @@ export interface HealthServiceOptions {
 export class HealthService implements AlertsControl {
   private engine: IncidentEngine = new IncidentEngine({ incidents: [], mutes: [] });
   private queue: Promise<unknown> = Promise.resolve();
+  /** Effects not stored yet (the database was down), oldest first; retried on every apply and tick. */
+  private readonly unsaved: { effect: EngineEffect; at: Date }[] = [];
   private readonly store: IncidentStore;
   private readonly mutes: MuteStore;
   private readonly render: AlertRenderer;
@@ -210,22 +212,34 @@ export class HealthService implements AlertsControl {
     return run;
   }
 
+  /**
+   * Persists effects in order. An effect the store could not take (the database is down) stays
+   * queued, and so does everything after it: the next apply or tick tries again, so an incident
+   * that opened during an outage is still alerted once the database is back (in order, with what
+   * happened to it meanwhile rendered at that time).
+   */
   private async apply(effects: EngineEffect[]): Promise<void> {
-    let queued = false;
     const at = this.clock.now();
-    for (const effect of effects) {
-      const items = this.outboxFor(effect, at);
-      const id = await this.store.saveIncident(effect.incident, items, at);
-      effect.incident.id = id;
-      if (items.length > 0) queued = true;
-      if (effect.type === "open" || effect.type === "resolve") {
-        this.log.info(
-          { incidentId: id, key: effect.incident.key, error: effect.incident.lastError, notify: effect.notify },
-          effect.type === "open" ? "incident opened" : "incident resolved",
-        );
+    for (const effect of effects) this.unsaved.push({ effect, at });
+    let queued = false;
+    try {
+      while (this.unsaved.length > 0) {
+        const { effect, at: seenAt } = this.unsaved[0]!;
+        const items = this.outboxFor(effect, seenAt);
+        const id = await this.store.saveIncident(effect.incident, items, seenAt);
+        this.unsaved.shift();
+        effect.incident.id = id;
+        if (items.length > 0) queued = true;
+        if (effect.type === "open" || effect.type === "resolve") {
+          this.log.info(
+            { incidentId: id, key: effect.incident.key, error: effect.incident.lastError, notify: effect.notify },
+            effect.type === "open" ? "incident opened" : "incident resolved",
+          );
+        }
       }
+    } finally {
+      if (queued) this.onQueued();
     }
-    if (queued) this.onQueued();
   }
 
   private outboxFor(effect: EngineEffect, at: Date): NewOutboxItem[] {

@@ -1,4 +1,5 @@
 import { formatDuration } from "../shared/format.js";
+import { LinkLostError } from "../shared/ports.js";
 import type { GitHead } from "../commands/git.js";
 import type { RichText } from "../shared/rich-text.js";
 import { backupStep } from "./backup.js";
@@ -92,6 +93,14 @@ export const deployDefinition = defineOperation<DeployPlanData>({
 /** Where a failed deploy leaves the target, and the rollback pass when the new version went live. */
 async function afterFailedDeploy(ctx: RunContext, err: PassFailedError, sha: string, previousSha: string): Promise<Omit<RunOutcome, "result">> {
   const { step } = err;
+  if (err.cause instanceof LinkLostError) {
+    // The command may still be running there: a restore or rollback now would run beside it.
+    return {
+      status: "failed",
+      summary: [`the connection to ${ctx.target.name} dropped during ${step}: it may still be running there; nothing more was started and the target is frozen`],
+      freeze: `connection lost during ${step} of ${short(sha)}`,
+    };
+  }
   if (!err.touchedContainers) {
     const restored = sha === previousSha || (await restoreCheckout(ctx, previousSha));
     const tree: RichText = restored ? ["checkout back at ", code(short(previousSha))] : ["⚠ the checkout could NOT be restored to ", code(short(previousSha))];
@@ -104,12 +113,19 @@ async function afterFailedDeploy(ctx: RunContext, err: PassFailedError, sha: str
   ctx.note(`rolling back to ${short(previousSha)}`);
   const back = releasePass(ctx, "rollback", previousSha, { operatorSteps: false });
   ctx.steps.declare(back);
-  await ctx.audit("info", { rollback: { from: sha, to: previousSha, reason: err.message } });
+  // The rollback never waits on this row: the database may be what just failed.
+  await ctx.audit("info", { rollback: { from: sha, to: previousSha, reason: err.message } }).catch((auditErr: unknown) =>
+    ctx.deps.log.error({ err: auditErr, operationId: ctx.op.id }, "could not record the rollback decision; rolling back regardless"),
+  );
   try {
     await runPass(ctx, back);
   } catch (rollbackErr) {
     const where = rollbackErr instanceof PassFailedError ? rollbackErr.step : "?";
-    return { status: "failed", summary: [`failed at ${step}, and the rollback to `, code(short(previousSha)), ` failed too at ${where} — the target needs a human`] };
+    return {
+      status: "failed",
+      summary: [`failed at ${step}, and the rollback to `, code(short(previousSha)), ` failed too at ${where} — the target needs a human; it is frozen`],
+      freeze: `rollback to ${short(previousSha)} failed at ${where}`,
+    };
   }
   return { status: "rolled_back", summary: ["rolled back to ", code(short(previousSha)), ": ", code(short(sha)), ` failed at ${step} (${err.message})`] };
 }

@@ -86,7 +86,6 @@ export function createOperations(options: CreateOperationsOptions): Operations {
   const deps: OperationsDeps = options;
   const locks = new TargetLocks({
     repo: deps.repos.locks,
-    operations: deps.repos.operations,
     clock: deps.clock,
     log: deps.log,
     ...(options.lockStaleAfterMs !== undefined ? { staleAfterMs: options.lockStaleAfterMs } : {}),

@@ -1,8 +1,15 @@
-import type { Actor, AuditLog, AuditOutcome, Clock } from "../shared/ports.js";
+import type { Actor, AuditEventInput, AuditLog, AuditOutcome, Clock, JournalingAuditLog } from "../shared/ports.js";
 import { plainText } from "../shared/rich-text.js";
 import type { RunOutcome } from "./context.js";
 import type { OperationRecord, OperationsRepo, OpsLogger } from "./model.js";
+import type { FrozenTarget } from "./reporter.js";
 import type { StepFailure, StepRecord } from "./steps.js";
+
+/** The audit log with bounded retries and the local journal, when the wiring provides one. */
+export function journaling(audit: AuditLog): JournalingAuditLog | null {
+  const j = audit as Partial<JournalingAuditLog>;
+  return typeof j.appendRetrying === "function" && typeof j.appendOrJournal === "function" ? (audit as JournalingAuditLog) : null;
+}
 
 /** Audit-row fields for an operation, as `actor` (null: opsgram itself). */
 export function auditFor(op: OperationRecord, actor: Actor | null, outcome: AuditOutcome, detail: unknown, action: string = op.kind) {
@@ -25,6 +32,8 @@ export interface RunEnd {
   steps: readonly StepRecord[];
   failure: StepFailure | null;
   durationMs: number;
+  /** The target was left frozen. */
+  frozen?: FrozenTarget | null;
 }
 
 /**
@@ -61,6 +70,28 @@ export class OperationJournal {
   }
 
   /**
+   * The row of a finished step. Its remote work already happened, so a failed write is retried
+   * (bounded) before the step counts as failed. A rollback step never waits on the database: when
+   * the retries run out, its row goes to the local journal (replayed once the database is back) and
+   * the rollback goes on.
+   */
+  async recordStep(op: OperationRecord, step: StepRecord, action: string): Promise<void> {
+    const event: AuditEventInput = auditFor(op, this.confirmedBy, "info", { step }, action);
+    const audit = journaling(this.deps.audit);
+    if (!audit) {
+      await this.deps.audit.append(event);
+      return;
+    }
+    try {
+      await audit.appendRetrying(event);
+    } catch (err) {
+      if (!step.id.startsWith("rollback-") && step.id !== "restore") throw err;
+      this.deps.log.error({ err, operationId: op.id, step: step.id }, "audit row of a rollback step went to the local journal");
+      await audit.appendOrJournal(event);
+    }
+  }
+
+  /**
    * running → final status with its audit row. Bookkeeping may fail (the database went away
    * mid-deploy): that is logged, the row stays `running`, and restart recovery marks it interrupted.
    */
@@ -84,6 +115,7 @@ export class OperationJournal {
           summary: plainText(outcome.summary),
           failedStep: failure?.id,
           error: failure ? redact(failure.message) : undefined,
+          frozen: end.frozen ? { version: end.frozen.version, reason: end.frozen.reason } : undefined,
         }),
       );
     } catch (err) {

@@ -89,6 +89,6 @@ export class OperationLauncher {
 
 
   private run(definition: OperationDefinition, op: OperationRecord, confirmedBy: Actor, target: TargetHandle, held: HeldLock | null): Promise<RunResult> {
-    return runOperation({ deps: this.deps, definition, op, target, confirmedBy, signal: this.abort.signal, ...(held ? { heartbeat: held.beat } : {}) });
+    return runOperation({ deps: this.deps, definition, op, target, confirmedBy, signal: this.abort.signal, ...(held ? { lease: held } : {}) });
   }
 }

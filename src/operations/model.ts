@@ -130,24 +130,44 @@ export interface LockRecord {
   reason: string | null;
   since: Date;
   heartbeatAt: Date | null;
+  /** Fencing token: changes whenever the lock changes hands; a holder's lease is this number. */
+  version: number;
+  /**
+   * How old the heartbeat (or, without one, `since`) is by the database's clock when the row was
+   * read: staleness is never judged by the bot's own clock (a suspended VM, clock skew).
+   */
+  ageMs: number;
 }
+
+/** A lock to write: times default to the database's now(). */
+export type NewLock = Omit<LockRecord, "version" | "ageMs" | "since" | "heartbeatAt"> & { since?: Date; heartbeatAt?: Date | null };
+
+/** Which lock a conditional change applies to: the row as it was read. */
+export type LockVersion = Pick<LockRecord, "target" | "version">;
 
 export interface LocksRepo {
   get(target: string): Promise<LockRecord | null>;
   list(): Promise<LockRecord[]>;
-  /** INSERT … ON CONFLICT DO NOTHING: true when this call created the lock. */
-  insertIfFree(lock: LockRecord): Promise<boolean>;
+  /** INSERT … ON CONFLICT DO NOTHING: the new lock when this call created it. */
+  insertIfFree(lock: NewLock): Promise<LockRecord | null>;
   /**
-   * Replaces the lock only when it is still exactly `expected` (same operation id, same since):
-   * taking over a dead holder's lock cannot race another taker.
+   * Takes over an operation lock only when it is still exactly `expected` (same version) and its
+   * heartbeat is older than `staleAfterMs` by the database's clock; bumps the version.
    */
-  replace(expected: Pick<LockRecord, "target" | "operationId" | "since">, lock: LockRecord): Promise<boolean>;
-  /** Refreshes heartbeat_at while `operationId` holds the target; false when it no longer does. */
-  heartbeat(target: string, operationId: string, at: Date): Promise<boolean>;
+  takeOverStale(expected: LockVersion, lock: NewLock, staleAfterMs: number): Promise<LockRecord | null>;
+  /**
+   * Renews an operation's lease: heartbeat_at = now() only while `operationId` holds the target at
+   * `version` and the heartbeat is not yet stale. False: the lease is lost.
+   */
+  renew(target: string, operationId: string, version: number, staleAfterMs: number): Promise<boolean>;
+  /** Turns the lock at `expected` into a freeze (bumps the version, so its old holder's lease ends). */
+  toFreeze(expected: LockVersion, reason: string): Promise<LockRecord | null>;
   /** Deletes the lock when it is held by `operationId` (an operation lock). */
   releaseOperation(target: string, operationId: string): Promise<boolean>;
-  /** Deletes the lock when it is a freeze. */
-  releaseFreeze(target: string): Promise<boolean>;
+  /** Deletes an operation lock at `expected` whose heartbeat is stale by the database's clock. */
+  releaseStale(expected: LockVersion, staleAfterMs: number): Promise<boolean>;
+  /** Deletes the lock when it is a freeze (and, given a version, still that freeze). */
+  releaseFreeze(target: string, version?: number): Promise<boolean>;
 }
 
 export type DeploymentKind = "deploy" | "rollback";

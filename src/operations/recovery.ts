@@ -1,15 +1,12 @@
-import { redactText } from "../shared/redact.js";
-import { composeProjectName } from "../commands/compose.js";
-import type { OperationsDeps, TargetHandle } from "./context.js";
-import { readHead } from "./git-state.js";
-import { judgeContainers } from "./health-gate.js";
+import type { OperationsDeps } from "./context.js";
 import type { TargetLocks } from "./lock.js";
 import { auditFor } from "./journal.js";
+import type { OperationKind } from "./model.js";
 import { lookupTarget } from "./targets.js";
-import { withTimeout } from "./timeout.js";
+import { readLiveState } from "./target-state.js";
 
-/** How long recovery waits to re-read one target before keeping it frozen. */
-export const RECOVERY_READ_TIMEOUT_MS = 20_000;
+/** Kinds that change what runs: cut off half-way, their target stays frozen until a human looks. */
+const CHANGES_TARGET: readonly OperationKind[] = ["deploy", "rollback", "scale"];
 
 /** What recovery did with one interrupted operation. */
 export interface RecoveredOperation {
@@ -20,14 +17,17 @@ export interface RecoveredOperation {
   state: { ok: true; headSha: string; containers: string } | { ok: false; error: string };
   /** released: the lock is free; frozen: kept as a freeze until a human /unlocks; none: it held no lock. */
   lock: "released" | "frozen" | "none";
+  /** The freeze's version (the [Unlock] button is bound to it). */
+  freezeVersion?: number;
 }
 
 /**
  * On start: operations still `confirmed`/`running` were cut off by a crash or restart. Each becomes
- * `interrupted` (audited), its deployment row too, the chat is told (the progress message is edited
- * and a new message posted), and its lock is released only after the target's real state — the
- * checked-out commit and the containers — has been read again. When the target cannot be read, the
- * lock turns into a freeze so nobody deploys blind onto a half-finished target.
+ * `interrupted` (audited), its deployment row too, and the target's real state — the checked-out
+ * commit and the containers — is read again for the chat. The lock of an operation that changes
+ * what runs (deploy, rollback, scale) becomes a freeze: its build or `up` may still be running on
+ * the target, and a human decides when it is safe ([Unlock], with a Confirm). Other locks (a
+ * backup) are released once the target was re-read and the dead holder's heartbeat is stale.
  */
 export async function recoverInterrupted(deps: OperationsDeps, locks: TargetLocks): Promise<RecoveredOperation[]> {
   const { repos, clock, log } = deps;
@@ -50,35 +50,27 @@ export async function recoverInterrupted(deps: OperationsDeps, locks: TargetLock
     if (deployment && deployment.status === "running") await repos.deployments.finish(deployment.id, "interrupted", clock.now());
 
     const target = lookupTarget(deps, op.target);
-    const state = target ? await readState(target, deps) : ({ ok: false, error: `target ${op.target} is no longer configured` } as const);
+    const state = target ? await readLiveState(target, deps) : ({ ok: false, error: `target ${op.target} is no longer configured` } as const);
     let lockOutcome: RecoveredOperation["lock"] = "none";
+    let freezeVersion: number | undefined;
     const lock = await repos.locks.get(op.target);
     if (lock && lock.operationId === op.id) {
-      if (state.ok) {
-        lockOutcome = (await locks.releaseDead(op.target, op.id)) ? "released" : "none";
-      } else {
-        const converted = await locks.convertToFreeze(lock, `interrupted ${op.kind}: state could not be re-read (${state.error})`);
-        lockOutcome = converted ? "frozen" : "none";
+      if (CHANGES_TARGET.includes(op.kind) || !state.ok) {
+        const why = state.ok ? `interrupted ${op.kind}: its commands may still be running on the target` : `interrupted ${op.kind}: state could not be re-read (${state.error})`;
+        const frozen = await locks.convertToFreeze(lock, why);
+        if (frozen) {
+          lockOutcome = "frozen";
+          freezeVersion = frozen.version;
+        }
+      } else if (await locks.releaseDead(lock)) {
+        // A heartbeat still fresh by the database's clock is left to go stale; the next taker clears it then.
+        lockOutcome = "released";
       }
     }
-    await deps.audit.append(auditFor(interrupted, null, "info", { recovery: { state, lock: lockOutcome } }));
+    await deps.audit.append(auditFor(interrupted, null, "info", { recovery: { state, lock: lockOutcome, freezeVersion } }));
     log.warn({ operationId: op.id, target: op.target, state, lock: lockOutcome }, "operation interrupted by a restart");
-    await deps.reporter.interrupted(interrupted, { state, lock: lockOutcome, previousSha: deployment?.previousSha ?? null });
-    report.push({ operationId: op.id, target: op.target, kind: op.kind, state, lock: lockOutcome });
+    await deps.reporter.interrupted(interrupted, { state, lock: lockOutcome, previousSha: deployment?.previousSha ?? null, ...(freezeVersion !== undefined ? { freezeVersion } : {}) });
+    report.push({ operationId: op.id, target: op.target, kind: op.kind, state, lock: lockOutcome, ...(freezeVersion !== undefined ? { freezeVersion } : {}) });
   }
   return report;
-}
-
-async function readState(target: TargetHandle, deps: OperationsDeps): Promise<RecoveredOperation["state"]> {
-  try {
-    const [head, containers] = await withTimeout(
-      Promise.all([readHead(target), target.ports.docker.listContainers(composeProjectName(target.config))]),
-      RECOVERY_READ_TIMEOUT_MS,
-      `re-reading ${target.name}`,
-      deps.clock,
-    );
-    return { ok: true, headSha: head.sha, containers: judgeContainers(containers).detail };
-  } catch (err) {
-    return { ok: false, error: redactText(err instanceof Error ? err.message : String(err)) };
-  }
 }

@@ -4,6 +4,7 @@ import type { RichText } from "../shared/rich-text.js";
 import type { RunContext, RunOutcome } from "./context.js";
 import { fetchRemote, readHead, resolveCommit } from "./git-state.js";
 import { healthGateStep } from "./health-step.js";
+import { LeaseLostError } from "./lock.js";
 import type { DeploymentKind } from "./model.js";
 import type { StepIO } from "./steps.js";
 
@@ -118,6 +119,9 @@ export async function runPass(ctx: RunContext, steps: readonly ReleaseStep[]): P
         return summary ? { summary } : undefined;
       });
     } catch (err) {
+      // A lost lease is not a failed step to roll back from: nothing more may run at all.
+      if (ctx.signal.reason instanceof LeaseLostError) throw ctx.signal.reason;
+      if (err instanceof LeaseLostError) throw err;
       throw new PassFailedError(step.title.replace(/^↩ /, ""), touched, err);
     }
   }

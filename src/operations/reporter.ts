@@ -14,6 +14,21 @@ export interface RunOutcome {
   result?: Record<string, unknown>;
   /** What the operation printed for the person who asked (`/run`), already masked: in the message, or as a file when long. */
   output?: { filename: string; text: string };
+  /**
+   * The target must stay frozen after this run (a failed rollback, a link lost during `up`, a lost
+   * lease): why, in words. The runner turns its lock into a freeze instead of releasing it.
+   */
+  freeze?: string;
+}
+
+/** A target left frozen by a run, as the chat shows it under an [Unlock] button. */
+export interface FrozenTarget {
+  target: string;
+  /** The freeze's version: the [Unlock] button lifts this freeze and no later one. */
+  version: number;
+  reason: string;
+  /** What is live now, re-read after the run, or why it could not be read. */
+  state: InterruptedReport["state"];
 }
 
 /** Where the operation stands while it runs: the steps and a live note ("health: HTTP 502, attempt 4"). */
@@ -29,6 +44,8 @@ export interface FinalReport extends ProgressSnapshot {
   outcome: RunOutcome;
   durationMs: number;
   failure: StepFailure | null;
+  /** Set when the run left the target frozen. */
+  frozen?: FrozenTarget | null;
 }
 
 /** What recovery found for an operation a restart cut off. */
@@ -37,6 +54,8 @@ export interface InterruptedReport {
   lock: "released" | "frozen" | "none";
   /** What was live before the deployment started, when there was one. */
   previousSha: string | null;
+  /** The freeze left on the target (`lock: "frozen"`): the [Unlock] button lifts this version. */
+  freezeVersion?: number;
 }
 
 /**

@@ -61,7 +61,13 @@ export type Refused = { status: "refused"; reason: string };
 export type Busy = { status: "busy"; lock: LockRecord; at: Date; operationId?: string };
 
 export type LockReply = { status: "frozen"; target: string; reason: string | null } | Busy | Refused;
-export type UnlockReply = { status: "unlocked"; target: string } | { status: "not-locked"; target: string } | Busy | Refused;
+export type UnlockReply =
+  | { status: "unlocked"; target: string }
+  | { status: "not-locked"; target: string }
+  /** `fourEyes` lists unlock: someone other than `askedBy` must confirm it (bot/ offers the button). */
+  | { status: "needs-second"; target: string; askedBy: number }
+  | Busy
+  | Refused;
 export type BackupsReply = { status: "backups"; target: string; backups: BackupRecord[]; now: Date } | Refused;
 
 /** What holds a target, as shown in a refusal. */

@@ -1,3 +1,4 @@
+import { LinkLostError } from "../shared/ports.js";
 import { defineOperation, type OperationsDeps, type PlanOutcome, type RunContext, type RunOutcome, type TargetHandle } from "./context.js";
 import { personName } from "../shared/format.js";
 import { RESTORE_STEPS, runRestore } from "./restore.js";
@@ -100,7 +101,13 @@ export const rollbackDefinition = defineOperation<RollbackPlanData>({
       forward: (c) => releasePass(c, "forward", sha, { operatorSteps: false, rollbackSteps: true }),
       succeeded: ["rolled back to ", code(short(sha)), " (database not restored)"],
       async onFailure(c, err, previousSha) {
-        if (err.touchedContainers) return { status: "failed", summary: [`rollback failed at ${err.step}: ⚠ ${short(sha)} may be partly up — check /status`] };
+        if (err.touchedContainers || err.cause instanceof LinkLostError) {
+          return {
+            status: "failed",
+            summary: [`rollback failed at ${err.step}: ⚠ ${short(sha)} may be partly up — check /status; the target is frozen`],
+            freeze: `rollback to ${short(sha)} failed at ${err.step}`,
+          };
+        }
         const restored = await restoreCheckout(c, previousSha);
         return { status: "failed", summary: [`rollback failed at ${err.step}: `, ...(restored ? ["checkout back at ", code(short(previousSha))] : ["⚠ checkout NOT restored"]), "; running containers untouched"] };
       },

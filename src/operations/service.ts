@@ -5,6 +5,7 @@ import type { OperationsDeps, TargetHandle } from "./context.js";
 import { planDeploy } from "./deploy.js";
 import type { LockRecord, OperationKind } from "./model.js";
 import { planPayouts } from "./payouts.js";
+import { pausePayoutsWithoutDatabase, type DirectPauseResult } from "./payouts-direct.js";
 import type { Actor, SentMessage } from "../shared/ports.js";
 import type { BackupsReply, Busy, DeployRequest, LockReply, ReasonRequest, RestartRequest, RollbackRequest, RunRequest, ScaleRequest, TargetRequest, UnlockReply } from "./requests.js";
 import { planRollback } from "./rollback.js";
@@ -151,6 +152,11 @@ export class OperationsService {
     return this.payouts(actor, request, true);
   }
 
+  /** `/pause_payouts` while the database is unreachable: runs at once, audited through the journal. */
+  async pausePayoutsWithoutDatabase(actor: Actor, request: ReasonRequest): Promise<DirectPauseResult> {
+    return pausePayoutsWithoutDatabase(this.deps, actor, request.target, request.reason);
+  }
+
   /** `/resume_payouts [target]` */
   async requestResumePayouts(actor: Actor, request: TargetRequest): Promise<RequestResult> {
     return this.payouts(actor, { ...request, reason: null }, false);
@@ -193,19 +199,35 @@ export class OperationsService {
     return { status: "frozen", target: request.target, reason };
   }
 
-  /** `/unlock [target]`: lifts a freeze, or clears the lock of an operation that is dead. */
-  async unlock(actor: Actor, request: TargetRequest): Promise<UnlockReply> {
+  /**
+   * `/unlock [target]`: lifts a freeze, or clears the lock of an operation whose heartbeat is stale.
+   * With `version` (the [Unlock] button's Confirm), only that freeze is lifted.
+   */
+  async unlock(actor: Actor, request: TargetRequest, version?: number, askedBy?: number): Promise<UnlockReply> {
     const target = this.target(request);
     if (!target.ok) return this.refuse(actor, "unlock", request, target.reason);
     const name = request.target;
-    await this.deps.audit.append({ ...who(actor), action: "unlock", target: name, args: null, outcome: "requested", operationId: null, detail: null });
-    const result = await this.engine.locks.unfreeze(name);
+    const args = version === undefined ? null : { version };
+    if (this.deps.config.fourEyes.includes("unlock")) {
+      // Four eyes: the first person asks (on record), a second one confirms by button.
+      if (askedBy === undefined) {
+        await this.deps.audit.append({ ...who(actor), action: "unlock", target: name, args, outcome: "requested", operationId: null, detail: { fourEyes: true } });
+        return { status: "needs-second", target: name, askedBy: actor.userId };
+      }
+      if (askedBy === actor.userId) {
+        await this.deps.audit.append({ ...who(actor), action: "unlock", target: name, args, outcome: "denied", operationId: null, detail: { reason: "four eyes: the one who asked may not confirm" } });
+        return { status: "refused", reason: "Four eyes: someone other than the one who asked must confirm the unlock." };
+      }
+    }
+    await this.deps.audit.append({ ...who(actor), action: "unlock", target: name, args, outcome: "requested", operationId: null, detail: askedBy === undefined ? null : { askedBy } });
+    const result = await this.engine.locks.unfreeze(name, version);
     if (result.status === "free") return { status: "not-locked", target: name };
     if (result.status === "held") return this.busy(actor, "unlock", request, result.lock);
-    const lifted = { kind: result.lock.kind, holder: result.lock.holderName, reason: result.lock.reason, since: result.lock.since.toISOString() };
-    await this.deps.audit.append({ ...who(actor), action: "unlock", target: name, args: null, outcome: "succeeded", operationId: result.lock.operationId, detail: { lifted } });
+    const lifted = { kind: result.lock.kind, holder: result.lock.holderName, reason: result.lock.reason, since: result.lock.since.toISOString(), version: result.lock.version };
+    await this.deps.audit.append({ ...who(actor), action: "unlock", target: name, args, outcome: "succeeded", operationId: result.lock.operationId, detail: { lifted } });
     return { status: "unlocked", target: name };
   }
+
 
   /** `/backups [target]`: the recent backups. */
   async listBackups(actor: Actor, request: TargetRequest): Promise<BackupsReply> {

@@ -104,6 +104,11 @@ export interface StepsOptions {
   signal?: AbortSignal;
   /** Called whenever a step changes state (progress message). */
   onChange: () => void;
+  /**
+   * Called before each step starts; a throw stops the run there (the lease check: an operation
+   * that lost its lock changes nothing more). The step is not marked failed: it never began.
+   */
+  beforeStep?: () => Promise<void>;
   /** Called when a step ends (audit row). Awaited, so the row is committed before the next step. */
   onStepEnd: (record: StepRecord) => Promise<void>;
   /** Default per-command timeout. */
@@ -148,6 +153,7 @@ export class Steps {
    * marks the step failed, keeps its output as {@link failure}, and is rethrown.
    */
   async run<T = void>(id: string, title: string, fn: (io: StepIO) => Promise<{ summary?: string; value?: T } | void>): Promise<T> {
+    await this.options.beforeStep?.();
     let view = this.views.find((v) => v.id === id);
     if (!view) {
       view = { id, title, state: "pending" };

@@ -26,6 +26,19 @@ export interface ExecOptions {
   onOutput?: (chunk: string, stream: "stdout" | "stderr") => void;
   /** Extra environment for the command (names must be [A-Z_][A-Z0-9_]*). */
   env?: Record<string, string>;
+  /**
+   * Runs the command under `flock` on this file on the target: it waits (within its timeout) while
+   * any other command holding the file runs, including one left behind by a dropped connection.
+   */
+  lockFile?: string;
+}
+
+/**
+ * The connection to a target dropped while a command ran: the command's outcome is unknown and it
+ * may still be running there. Adapters throw a subclass; operations only need to recognise it.
+ */
+export class LinkLostError extends Error {
+  override name = "LinkLostError";
 }
 
 /**

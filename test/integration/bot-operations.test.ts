@@ -118,7 +118,7 @@ describe("operations through the bot process", () => {
     expect(outcomes.map((r) => r.outcome)).toEqual(expect.arrayContaining(["requested", "confirmed", "started", "succeeded"]));
   });
 
-  it("SIGKILL during a deploy: on restart the operation is interrupted, the chat is told, the lock is free", async () => {
+  it("SIGKILL during a deploy: on restart the operation is interrupted, the chat is told, the target stays frozen until [Unlock] + Confirm", async () => {
     const messageId = await requestAndConfirm("/deploy v1.0.0");
     // Wait until the deploy is inside its slow step, then kill the process as a crash would.
     await emulator.waitForEdit((e) => e.chatId === CHAT.id && e.messageId === messageId && /built/.test(e.text ?? ""), 90_000);
@@ -128,16 +128,26 @@ describe("operations through the bot process", () => {
 
     bot = startBot();
     await bot.waitForLog((l) => l.msg === "opsgram started", 60_000);
-    const told = await emulator.waitForMessage((m) => m.chatId === CHAT.id && /Interrupted/.test(m.text), 30_000);
-    expect(told.text).toMatch(/lock is released/);
+    const told = await emulator.waitForMessage((m) => m.chatId === CHAT.id && /Interrupted/.test(m.text) && m.replyMarkup !== undefined, 30_000);
+    expect(told.text).toMatch(/stays frozen: its commands may still be running there/);
     const [op] = await sql`SELECT status FROM operations WHERE message_id = ${messageId}`;
     expect(op!.status).toBe("interrupted");
+    const [frozen] = await sql`SELECT kind FROM locks WHERE target = 'prod'`;
+    expect(frozen!.kind).toBe("freeze");
+
+    // [Unlock] asks for a Confirm; the Confirm lifts the freeze.
+    const button = (m: { replyMarkup?: { inline_keyboard: { text: string; callback_data?: string }[][] } | undefined }, prefix: string) =>
+      m.replyMarkup?.inline_keyboard.flat().find((b) => b.callback_data?.startsWith(prefix))?.callback_data;
+    emulator.pressButton(CHAT, ONCALL, told.messageId, button(told, "fz:u:")!);
+    const ask = await emulator.waitForMessage((m) => m.chatId === CHAT.id && m.text.startsWith("Unlock prod?"), 10_000);
+    emulator.pressButton(CHAT, ONCALL, ask.messageId, button(ask, "fz:c:")!);
+    await emulator.waitForEdit((e) => e.chatId === CHAT.id && e.messageId === ask.messageId && /unlocked/.test(e.text ?? ""), 10_000);
     const [lock] = await sql`SELECT count(*)::int AS n FROM locks WHERE target = 'prod'`;
     expect(lock!.n).toBe(0);
     const [audited] = await sql`SELECT count(*)::int AS n FROM audit_events WHERE outcome = 'interrupted'`;
     expect(audited!.n).toBe(1);
 
-    // The target takes a new operation at once: not "busy".
+    // Unlocked, the target takes a new operation at once: not "busy".
     const next = await requestAndConfirm("/deploy release/v2");
     const done = await emulator.waitForEdit((e) => e.chatId === CHAT.id && e.messageId === next && /✅|❌|↩/.test(e.text ?? ""), 120_000);
     expect(done.text).toMatch(/✅/);

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openDatabase, type DatabaseHandle } from "../../src/infra/db/client.js";
 import { migrate } from "../../src/infra/db/migrate.js";
 import { DrizzleLocksRepo } from "../../src/infra/db/repos/locks.js";
-import type { LockRecord } from "../../src/operations/model.js";
+import type { NewLock } from "../../src/operations/model.js";
 import { createTestDatabase } from "../support/db.js";
 
 /**
@@ -16,6 +16,8 @@ import { createTestDatabase } from "../support/db.js";
 const POOLS = 3;
 const PER_POOL = 10;
 const ACQUIRERS = POOLS * PER_POOL;
+/** The lease length the tests judge staleness by. */
+const STALE_MS = 120_000;
 
 let handles: DatabaseHandle[] = [];
 let repos: DrizzleLocksRepo[] = [];
@@ -38,7 +40,7 @@ function repoFor(i: number): DrizzleLocksRepo {
   return repos[i % POOLS]!;
 }
 
-function operationLock(target: string, operationId: string, since: Date): LockRecord {
+function operationLock(target: string, operationId: string, since: Date): NewLock {
   return { target, kind: "operation", operationId, holderUserId: 42, holderName: operationId, reason: "deploy main", since, heartbeatAt: since };
 }
 
@@ -66,44 +68,60 @@ describe("DrizzleLocksRepo on a real Postgres, raced", () => {
     for (let round = 0; round < 15; round++) {
       const target = `stale-${round}`;
       const dead = operationLock(target, `dead-${round}`, new Date(Date.now() - 3_600_000));
-      expect(await repos[0]!.insertIfFree(dead)).toBe(true);
-      const now = new Date();
+      const planted = await repos[0]!.insertIfFree(dead);
+      expect(planted).toMatchObject({ version: 1 });
       const results = await Promise.all(
-        Array.from({ length: ACQUIRERS }, (_, i) => repoFor(i).replace(dead, operationLock(target, `taker-${round}-${i}`, now))),
+        Array.from({ length: ACQUIRERS }, (_, i) => repoFor(i).takeOverStale(planted!, { ...operationLock(target, `taker-${round}-${i}`, new Date()), since: undefined, heartbeatAt: undefined }, STALE_MS)),
       );
       const winners = results.flatMap((won, i) => (won ? [i] : []));
       expect(winners, `round ${round}`).toHaveLength(1);
       const holder = await repos[1]!.get(target);
       expect(holder?.operationId).toBe(`taker-${round}-${winners[0]}`);
+      expect(holder?.version).toBe(2);
+      // The winner's heartbeat is the database's now(): fresh.
+      expect(holder!.ageMs).toBeLessThan(5_000);
       expect(await rowsFor(target)).toBe(1);
-      // The dead lock is gone: a late taker still holding the old picture cannot win.
-      expect(await repos[2]!.replace(dead, operationLock(target, "late", new Date()))).toBe(false);
+      // The dead lock is gone: a late taker still holding the old picture (version 1) cannot win,
+      // and one with the new version cannot either: the winner's heartbeat is fresh.
+      expect(await repos[2]!.takeOverStale(planted!, operationLock(target, "late", new Date()), STALE_MS)).toBeNull();
+      expect(await repos[2]!.takeOverStale(holder!, operationLock(target, "late", new Date()), STALE_MS)).toBeNull();
       expect((await repos[0]!.get(target))?.operationId).toBe(holder?.operationId);
     }
   });
 
-  it("a takeover only matches the exact lock judged dead (same operation, same since)", async () => {
-    const since = new Date("2030-01-01T00:00:00.000Z");
-    const lock = operationLock("exact", "op-a", since);
-    await repos[0]!.insertIfFree(lock);
+  it("a takeover only matches the version judged dead, and never a fresh heartbeat by the database's clock", async () => {
+    const lock = await repos[0]!.insertIfFree(operationLock("exact", "op-a", new Date(Date.now() - 3_600_000)));
     const next = operationLock("exact", "op-b", new Date());
-    expect(await repos[0]!.replace({ ...lock, since: new Date(since.getTime() + 1) }, next)).toBe(false);
-    expect(await repos[0]!.replace({ ...lock, operationId: "op-other" }, next)).toBe(false);
-    expect(await repos[0]!.replace({ ...lock, operationId: null }, next)).toBe(false);
+    expect(await repos[0]!.takeOverStale({ target: "exact", version: lock!.version + 1 }, next, STALE_MS)).toBeNull();
     expect((await repos[0]!.get("exact"))?.operationId).toBe("op-a");
-    expect(await repos[0]!.replace(lock, next)).toBe(true);
-    expect((await repos[0]!.get("exact"))?.operationId).toBe("op-b");
+    expect(await repos[0]!.takeOverStale(lock!, next, STALE_MS)).toMatchObject({ operationId: "op-b", version: 2 });
+    // A planted heartbeat far in the bot's "future" is judged by the database: fresh, so never taken.
+    const fresh = await repos[0]!.insertIfFree({ ...operationLock("fresh", "op-c", new Date()), since: undefined, heartbeatAt: undefined });
+    expect(await repos[0]!.takeOverStale(fresh!, next, STALE_MS)).toBeNull();
+    expect(await repos[0]!.releaseStale(fresh!, STALE_MS)).toBe(false);
   });
 
-  it("a freeze (no operation) is taken over by one of many concurrent takers", async () => {
-    const since = new Date(Date.now() - 1000);
-    const freeze: LockRecord = { target: "frozen", kind: "freeze", operationId: null, holderUserId: 7, holderName: "bob", reason: "incident", since, heartbeatAt: null };
-    await repos[0]!.insertIfFree(freeze);
-    const results = await Promise.all(
-      Array.from({ length: ACQUIRERS }, (_, i) => repoFor(i).replace(freeze, operationLock("frozen", `t-${i}`, new Date()))),
-    );
-    expect(results.filter(Boolean)).toHaveLength(1);
-    expect((await repos[0]!.get("frozen"))?.kind).toBe("operation");
+  it("a freeze is never taken over; only releaseFreeze (of its version) lifts it", async () => {
+    const freeze: NewLock = { target: "frozen", kind: "freeze", operationId: null, holderUserId: 7, holderName: "bob", reason: "incident", since: new Date(Date.now() - 3_600_000) };
+    const planted = await repos[0]!.insertIfFree(freeze);
+    const results = await Promise.all(Array.from({ length: ACQUIRERS }, (_, i) => repoFor(i).takeOverStale(planted!, operationLock("frozen", `t-${i}`, new Date()), STALE_MS)));
+    expect(results.filter(Boolean)).toHaveLength(0);
+    expect(await repos[0]!.releaseFreeze("frozen", planted!.version + 1)).toBe(false);
+    expect(await repos[0]!.releaseFreeze("frozen", planted!.version)).toBe(true);
+  });
+
+  it("renew: only the holder at its version, only while fresh; toFreeze bumps the version and ends the lease", async () => {
+    const lock = await repos[0]!.insertIfFree({ ...operationLock("lease", "op-l", new Date()), since: undefined, heartbeatAt: undefined });
+    expect(await repos[1]!.renew("lease", "op-l", lock!.version, STALE_MS)).toBe(true);
+    expect(await repos[1]!.renew("lease", "op-l", lock!.version + 1, STALE_MS)).toBe(false);
+    expect(await repos[1]!.renew("lease", "other", lock!.version, STALE_MS)).toBe(false);
+    // Stale by the database's clock: a 1 ms window has passed by the next statement.
+    await handles[0]!.db.execute(sql`update locks set heartbeat_at = now() - interval '10 minutes' where target = 'lease'`);
+    expect(await repos[1]!.renew("lease", "op-l", lock!.version, STALE_MS)).toBe(false);
+    const frozen = await repos[2]!.toFreeze(lock!, "interrupted deploy");
+    expect(frozen).toMatchObject({ kind: "freeze", operationId: null, version: lock!.version + 1 });
+    expect(await repos[2]!.toFreeze(lock!, "again")).toBeNull();
+    expect(await repos[1]!.renew("lease", "op-l", lock!.version, STALE_MS)).toBe(false);
   });
 
   it("a release or heartbeat by anyone but the holder does nothing", async () => {
@@ -115,18 +133,17 @@ describe("DrizzleLocksRepo on a real Postgres, raced", () => {
     expect(intruders.some(Boolean)).toBe(false);
     expect(await repos[1]!.releaseFreeze("held")).toBe(false); // an operation lock is not a freeze
     expect(await repos[1]!.releaseOperation("other-target", "holder-op")).toBe(false);
-    expect(await repos[2]!.heartbeat("held", "not-the-holder", new Date())).toBe(false);
-    expect(await repos[0]!.get("held")).toEqual(lock);
+    expect(await repos[2]!.renew("held", "not-the-holder", 1, STALE_MS)).toBe(false);
+    expect(await repos[0]!.get("held")).toMatchObject({ ...lock, version: 1 });
 
-    const beat = new Date();
-    expect(await repos[2]!.heartbeat("held", "holder-op", beat)).toBe(true);
-    expect((await repos[0]!.get("held"))?.heartbeatAt).toEqual(beat);
+    expect(await repos[2]!.renew("held", "holder-op", 1, STALE_MS)).toBe(true);
+    expect((await repos[0]!.get("held"))!.heartbeatAt!.getTime()).toBeGreaterThan(since.getTime());
 
     // The holder's release races its own duplicates: exactly one deletes the row.
     const releases = await Promise.all(Array.from({ length: ACQUIRERS }, (_, i) => repoFor(i).releaseOperation("held", "holder-op")));
     expect(releases.filter(Boolean)).toHaveLength(1);
     expect(await repos[0]!.get("held")).toBeNull();
-    expect(await repos[0]!.heartbeat("held", "holder-op", new Date())).toBe(false);
+    expect(await repos[0]!.renew("held", "holder-op", 1, STALE_MS)).toBe(false);
   });
 
   it("release then acquire race: whoever wins afterwards, there is never more than one row", async () => {

@@ -374,7 +374,7 @@ describe("approvals and recovery, against real Postgres", () => {
     expect(await repos.locks.get("prod")).toBeNull();
   });
 
-  it("restart recovery: a running operation becomes interrupted, the chat is told, the lock is freed after re-reading the target", async () => {
+  it("restart recovery: a running deploy becomes interrupted, the chat is told what is live, the target stays frozen until /unlock", async () => {
     const id = "recoverytest0001";
     await repos.operations.insert({ id, kind: "deploy", target: "prod", status: "running", args: { ref: "main" }, chatId: -100, requestedBy: 1, requestedByName: "alice", createdAt: new Date() });
     await repos.deployments.insert({ operationId: id, target: "prod", kind: "deploy", ref: "main", sha: sandbox.versions.v1, previousSha: head(), status: "running", requestedBy: 1, requestedByName: "alice", startedAt: new Date() });
@@ -382,11 +382,13 @@ describe("approvals and recovery, against real Postgres", () => {
     const { ops, notifier } = makeOps();
     expect(await chatOf(ops).scale(bob, ["worker", "2"])).toMatchObject({ status: "refused", reason: expect.stringContaining("busy") });
     const recovered = await ops.start();
-    expect(recovered).toEqual([expect.objectContaining({ operationId: id, lock: "released", state: expect.objectContaining({ ok: true, headSha: head() }) })]);
+    expect(recovered).toEqual([expect.objectContaining({ operationId: id, lock: "frozen", state: expect.objectContaining({ ok: true, headSha: head() }) })]);
     expect((await repos.operations.get(id))?.status).toBe("interrupted");
     expect((await repos.deployments.byOperation(id))?.status).toBe("interrupted");
+    expect(await repos.locks.get("prod")).toMatchObject({ kind: "freeze" });
+    expect(notifier.messages.at(-1)!.texts[0]).toMatch(/Interrupted[\s\S]*web 1\/1 · worker 1\/1[\s\S]*stays frozen/);
+    expect(await chatOf(ops).unlock(bob, [])).toMatchObject({ status: "ok", text: "🔓 prod is unlocked." });
     expect(await repos.locks.get("prod")).toBeNull();
-    expect(notifier.messages.at(-1)!.texts[0]).toMatch(/Interrupted[\s\S]*web 1\/1 · worker 1\/1[\s\S]*lock is released/);
     const events = (await audit.recent(10)).filter((e) => e.operationId === id).map((e) => e.outcome);
     expect(events).toContain("interrupted");
   });

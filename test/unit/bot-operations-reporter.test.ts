@@ -69,3 +69,34 @@ describe("ChatReporter", () => {
     expect(fitTail("short", 9)).toBe("short");
   });
 });
+
+describe("ChatReporter's durable path", () => {
+  const snapshot = { steps: [{ id: "up", title: "up", state: "failed" as const }], note: null, confirmedBy: bob };
+
+  it("a final result whose edit is lost (a 429 past its retries) is queued durably for the same chat", async () => {
+    const notifier = new RecordingNotifier();
+    notifier.edit = async () => {
+      throw new Error("429: Too Many Requests");
+    };
+    const queued: { chatIds: readonly number[] | null; html: string }[] = [];
+    const reporter = new ChatReporter(notifier, new ManualClock(), silentLogger, { notice: async (chatIds, html) => void queued.push({ chatIds, html }), alertChatIds: [-100] });
+    await reporter.finished(op(), { ...snapshot, outcome: { status: "failed", summary: ["failed at up"] }, durationMs: 3_000, failure: null });
+    expect(queued).toHaveLength(1);
+    expect(queued[0]!.chatIds).toEqual([-100]);
+    expect(queued[0]!.html).toMatch(/❌ failed at up in 3\.0 s/);
+  });
+
+  it("a delivered edit queues nothing; a frozen target goes to the alert chats (not twice to the operation's chat) with [Unlock] in the operation's chat", async () => {
+    const notifier = new RecordingNotifier();
+    notifier.messages.push({ chatId: -100, messageId: 1, texts: ["progress"], options: [undefined] });
+    const queued: { chatIds: readonly number[] | null; html: string }[] = [];
+    const reporter = new ChatReporter(notifier, new ManualClock(), silentLogger, { notice: async (chatIds, html) => void queued.push({ chatIds, html }), alertChatIds: [-100, -555] });
+    const frozen = { target: "prod", version: 3, reason: "rollback to 1111111 failed at build", state: { ok: true as const, headSha: "1".repeat(40), containers: "web 0/1" } };
+    await reporter.finished(op(), { ...snapshot, outcome: { status: "failed", summary: ["rollback failed"] }, durationMs: 1_000, failure: null, frozen });
+    expect(queued.map((q) => q.chatIds)).toEqual([[-555]]);
+    expect(queued[0]!.html).toContain("🧊 <b>prod is frozen</b>: rollback to 1111111 failed at build");
+    const inChat = notifier.messages.at(-1)!;
+    expect(inChat.chatId).toBe(-100);
+    expect(inChat.options[0]?.buttons).toEqual([[{ text: "🔓 Unlock", data: "fz:u:3:prod" }]]);
+  });
+});

@@ -181,3 +181,30 @@ describe("storage failures", () => {
     expect([...store.incidents.values()]).toMatchObject([{ state: "resolved" }]);
   });
 });
+
+describe("an incident raised while the database is down", () => {
+  it("is stored and alerted once the database is back (the next tick retries), in order, with its recovery", async () => {
+    const store = new MemoryHealthStore();
+    const { clock, notifier, dispatcher, service } = await setup(store);
+    const save = store.saveIncident.bind(store);
+    let down = true;
+    store.saveIncident = async (...args) => {
+      if (down) throw new Error("connect ECONNREFUSED");
+      return save(...args);
+    };
+    await service.submit(died("web", clock.now()));
+    clock.advance(500);
+    await dispatcher.runOnce();
+    expect(notifier.sends()).toEqual([]);
+    expect(store.outbox).toEqual([]);
+
+    down = false;
+    await service.tick();
+    clock.advance(500);
+    await dispatcher.runOnce();
+    expect(notifier.sends().map((m) => m.text)).toEqual([expect.stringContaining("web exited (code 137)")]);
+    await service.submit(healthy("web", clock.now()));
+    await dispatcher.runOnce();
+    expect(notifier.sends().at(-1)!.text).toMatch(/🟢 prod: web recovered/);
+  });
+});

@@ -12,6 +12,8 @@ import type {
   DrillRecord,
   LockRecord,
   LocksRepo,
+  LockVersion,
+  NewLock,
   NewBackup,
   NewDeployment,
   NewOperation,
@@ -87,31 +89,54 @@ export class MemoryOperations implements OperationsRepo {
   }
 }
 
+/** Stored lock rows; `ageMs` is computed on read from `dbNow`, the stand-in for the database's clock. */
+type StoredLock = Omit<LockRecord, "ageMs">;
+
 export class MemoryLocks implements LocksRepo {
-  rows = new Map<string, LockRecord>();
+  rows = new Map<string, StoredLock>();
+  /** The database's clock (tests move it to make heartbeats stale). */
+  constructor(public dbNow: () => Date = () => new Date()) {}
+  private read(l: StoredLock): LockRecord {
+    return { ...l, ageMs: this.dbNow().getTime() - (l.heartbeatAt ?? l.since).getTime() };
+  }
+  private write(lock: NewLock, version: number): StoredLock {
+    const now = this.dbNow();
+    return { ...lock, since: lock.since ?? now, heartbeatAt: lock.heartbeatAt !== undefined ? lock.heartbeatAt : lock.kind === "operation" ? now : null, version };
+  }
+  private isStale(l: StoredLock, staleAfterMs: number) {
+    return l.kind === "operation" && this.read(l).ageMs > staleAfterMs;
+  }
   async get(target: string) {
     const l = this.rows.get(target);
-    return l ? { ...l } : null;
+    return l ? this.read(l) : null;
   }
   async list() {
-    return [...this.rows.values()];
+    return [...this.rows.values()].map((l) => this.read(l));
   }
-  async insertIfFree(lock: LockRecord) {
-    if (this.rows.has(lock.target)) return false;
-    this.rows.set(lock.target, { ...lock });
-    return true;
+  async insertIfFree(lock: NewLock) {
+    if (this.rows.has(lock.target)) return null;
+    const row = this.write(lock, 1);
+    this.rows.set(lock.target, row);
+    return this.read(row);
   }
-  async replace(expected: Pick<LockRecord, "target" | "operationId" | "since">, lock: LockRecord) {
+  async takeOverStale(expected: LockVersion, lock: NewLock, staleAfterMs: number) {
     const l = this.rows.get(expected.target);
-    if (!l || l.operationId !== expected.operationId || l.since.getTime() !== expected.since.getTime()) return false;
-    this.rows.set(expected.target, { ...lock });
+    if (!l || l.version !== expected.version || !this.isStale(l, staleAfterMs)) return null;
+    const row = this.write(lock, l.version + 1);
+    this.rows.set(expected.target, row);
+    return this.read(row);
+  }
+  async renew(target: string, operationId: string, version: number, staleAfterMs: number) {
+    const l = this.rows.get(target);
+    if (!l || l.kind !== "operation" || l.operationId !== operationId || l.version !== version || this.isStale(l, staleAfterMs)) return false;
+    l.heartbeatAt = this.dbNow();
     return true;
   }
-  async heartbeat(target: string, operationId: string, at: Date) {
-    const l = this.rows.get(target);
-    if (!l || l.operationId !== operationId) return false;
-    l.heartbeatAt = at;
-    return true;
+  async toFreeze(expected: LockVersion, reason: string) {
+    const l = this.rows.get(expected.target);
+    if (!l || l.version !== expected.version) return null;
+    Object.assign(l, { kind: "freeze", operationId: null, reason, heartbeatAt: null, version: l.version + 1 });
+    return this.read(l);
   }
   async releaseOperation(target: string, operationId: string) {
     const l = this.rows.get(target);
@@ -119,9 +144,15 @@ export class MemoryLocks implements LocksRepo {
     this.rows.delete(target);
     return true;
   }
-  async releaseFreeze(target: string) {
+  async releaseStale(expected: LockVersion, staleAfterMs: number) {
+    const l = this.rows.get(expected.target);
+    if (!l || l.version !== expected.version || !this.isStale(l, staleAfterMs)) return false;
+    this.rows.delete(expected.target);
+    return true;
+  }
+  async releaseFreeze(target: string, version?: number) {
     const l = this.rows.get(target);
-    if (!l || l.kind !== "freeze") return false;
+    if (!l || l.kind !== "freeze" || (version !== undefined && l.version !== version)) return false;
     this.rows.delete(target);
     return true;
   }
@@ -221,7 +252,7 @@ export class MemoryReplicas implements ReplicasRepo {
   }
 }
 
-export function memoryRepos(): OperationRepositories & {
+export function memoryRepos(dbNow?: () => Date): OperationRepositories & {
   operations: MemoryOperations;
   locks: MemoryLocks;
   deployments: MemoryDeployments;
@@ -231,7 +262,7 @@ export function memoryRepos(): OperationRepositories & {
 } {
   return {
     operations: new MemoryOperations(),
-    locks: new MemoryLocks(),
+    locks: new MemoryLocks(dbNow),
     deployments: new MemoryDeployments(),
     backups: new MemoryBackups(),
     payouts: new MemoryPayouts(),

@@ -37,12 +37,13 @@ export function opsConfig(target: Record<string, unknown> = {}, top: Record<stri
 }
 
 export function makeDeps(options: { config?: OpsFile; shell?: FakeShell; docker?: FakeDocker; clock?: Clock } = {}) {
-  const repos = memoryRepos();
+  const clock = options.clock ?? new JumpClock();
+  // The fake database's clock is the test's clock: heartbeats go stale when the test moves it.
+  const repos = memoryRepos(() => clock.now());
   const audit = new MemoryAudit();
   const notifier = new RecordingNotifier();
   const shell = options.shell ?? new FakeShell();
   const docker = options.docker ?? new FakeDocker();
-  const clock = options.clock ?? new JumpClock();
   const config = options.config ?? opsConfig();
   const targets: Record<string, TargetPorts> = { prod: { shell, docker } };
   const deps: OperationsDeps = { repos, audit, reporter: new ChatReporter(notifier, clock, silentLogger), targets, config, clock, log: silentLogger };

@@ -5,9 +5,9 @@ import { silentLogger } from "../../src/operations/model.js";
 import { JumpClock, alice, bob, memoryRepos } from "./operations-fakes.js";
 
 function setup() {
-  const repos = memoryRepos();
   const clock = new JumpClock();
-  const locks = new TargetLocks({ repo: repos.locks, operations: repos.operations, clock, log: silentLogger, staleAfterMs: 120_000 });
+  const repos = memoryRepos(() => clock.now());
+  const locks = new TargetLocks({ repo: repos.locks, clock, log: silentLogger, staleAfterMs: 120_000 });
   return { repos, clock, locks };
 }
 
@@ -53,14 +53,53 @@ describe("TargetLocks", () => {
     expect(text).toContain("1 min ago");
   });
 
-  it("takes over a lock whose operation has finished", async () => {
-    const { repos, locks } = setup();
+  it("never takes over a lock whose heartbeat is fresh by the database's clock, even if its row says finished", async () => {
+    const { repos, locks, clock } = setup();
     await runningOp(repos, "op-a");
     await hold(locks, "op-a");
     await repos.operations.transition("op-a", ["running"], "failed");
+    expect((await hold(locks, "op-b")).status).toBe("held");
+    clock.t += 121_000;
     const taken = await hold(locks, "op-b");
     expect(taken.status).toBe("acquired");
     expect((await repos.locks.get("prod"))?.operationId).toBe("op-b");
+    expect(taken.lock?.version).toBe(2);
+  });
+
+  it("a holder whose heartbeat went stale loses its lease: the check throws, even before anyone takes the lock", async () => {
+    const { repos, locks, clock } = setup();
+    await runningOp(repos, "op-a");
+    const a = await hold(locks, "op-a");
+    await a.held!.check();
+    clock.t += 121_000;
+    await expect(a.held!.check()).rejects.toMatchObject({ name: "LeaseLostError", why: expect.stringMatching(/heartbeat went stale \(121 s/) });
+    expect(await a.held!.beat()).toBe(false);
+  });
+
+  it("fencing: once another operation took the lock over, the old holder can neither renew nor freeze it", async () => {
+    const { repos, locks, clock } = setup();
+    await runningOp(repos, "op-a");
+    const a = await hold(locks, "op-a");
+    clock.t += 121_000;
+    const b = await hold(locks, "op-b", { holderName: "bob", reason: "deploy v3" });
+    expect(b.status).toBe("acquired");
+    await expect(a.held!.check()).rejects.toMatchObject({ why: expect.stringContaining("taken over by @bob (deploy v3)") });
+    expect(await a.held!.freeze("stale holder")).toBeNull();
+    expect(await b.held!.beat()).toBe(true);
+    expect((await repos.locks.get("prod"))?.operationId).toBe("op-b");
+  });
+
+  it("a holder freezes its own lock; the freeze outlives the release, and only that freeze's version lifts it", async () => {
+    const { repos, locks } = setup();
+    await runningOp(repos, "op-a");
+    const a = await hold(locks, "op-a");
+    const frozen = await a.held!.freeze("rollback failed");
+    expect(frozen).toMatchObject({ kind: "freeze", operationId: null, reason: "rollback failed", version: 2 });
+    a.leave();
+    await a.done;
+    expect(await repos.locks.get("prod")).toMatchObject({ kind: "freeze" });
+    expect((await locks.unfreeze("prod", 1)).status).toBe("held");
+    expect((await locks.unfreeze("prod", 2)).status).toBe("lifted");
   });
 
   it("takes over a lock whose heartbeat went stale, but not one that keeps beating", async () => {
@@ -126,12 +165,14 @@ describe("TargetLocks", () => {
     void repos;
   });
 
-  it("/unlock does not lift a live operation's lock, but clears a dead one", async () => {
-    const { repos, locks } = setup();
+  it("/unlock never lifts an operation's lock while its heartbeat is fresh, but clears a stale one", async () => {
+    const { repos, locks, clock } = setup();
     await runningOp(repos, "op-a");
     await hold(locks, "op-a");
     expect((await locks.unfreeze("prod")).status).toBe("held");
     await repos.operations.transition("op-a", ["running"], "interrupted");
+    expect((await locks.unfreeze("prod")).status).toBe("held");
+    clock.t += 121_000;
     expect((await locks.unfreeze("prod")).status).toBe("lifted");
     expect(await locks.current("prod")).toBeNull();
     void alice;

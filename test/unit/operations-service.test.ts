@@ -147,7 +147,7 @@ describe("payouts (fakes)", () => {
 });
 
 describe("restart recovery (fakes)", () => {
-  it("running → interrupted, the chat is told, and the lock is released only after the target was re-read", async () => {
+  it("running → interrupted, the chat is told what is live, and a deploy's lock becomes a freeze after the target was re-read", async () => {
     const { shell } = fakeRepo();
     const docker = new FakeDocker();
     docker.containers = [container("web", 1), container("worker", 1)];
@@ -158,10 +158,10 @@ describe("restart recovery (fakes)", () => {
     await env.repos.deployments.insert({ operationId: "op-interrupted-1", target: "prod", kind: "deploy", ref: "main", sha: SHA.v2, previousSha: SHA.v1, status: "running", requestedBy: 1, requestedByName: "alice", startedAt: new Date() });
     await env.repos.locks.insertIfFree({ target: "prod", kind: "operation", operationId: "op-interrupted-1", holderUserId: 1, holderName: "alice", reason: "deploy main", since: new Date(), heartbeatAt: new Date() });
     const order: string[] = [];
-    const releaseOperation = env.repos.locks.releaseOperation.bind(env.repos.locks);
-    env.repos.locks.releaseOperation = async (t, id) => {
-      order.push("release");
-      return releaseOperation(t, id);
+    const toFreeze = env.repos.locks.toFreeze.bind(env.repos.locks);
+    env.repos.locks.toFreeze = async (expected, reason) => {
+      order.push("freeze");
+      return toFreeze(expected, reason);
     };
     docker.listContainers = async () => {
       order.push("read containers");
@@ -171,13 +171,25 @@ describe("restart recovery (fakes)", () => {
     const ops = createOperations(env.deps);
     const recovered = await ops.start();
     await ops.stop();
-    expect(recovered).toEqual([expect.objectContaining({ operationId: "op-interrupted-1", lock: "released", state: expect.objectContaining({ ok: true, headSha: SHA.v1 }) })]);
-    expect(order).toEqual(["read containers", "release"]);
+    expect(recovered).toEqual([expect.objectContaining({ operationId: "op-interrupted-1", lock: "frozen", freezeVersion: 2, state: expect.objectContaining({ ok: true, headSha: SHA.v1 }) })]);
+    expect(order).toEqual(["read containers", "freeze"]);
     expect((await env.repos.operations.get("op-interrupted-1"))?.status).toBe("interrupted");
     expect(env.repos.deployments.rows[0]?.status).toBe("interrupted");
     expect(env.audit.outcomes("op-interrupted-1")).toContain("interrupted");
     expect(env.notifier.last(1)).toContain("Interrupted");
-    expect(env.notifier.messages.at(-1)!.texts[0]).toMatch(/Interrupted[\s\S]*1111111[\s\S]*web 1\/1 · worker 1\/1[\s\S]*lock is released[\s\S]*\/rollback returns to/);
+    expect(env.notifier.messages.at(-1)!.texts[0]).toMatch(/Interrupted[\s\S]*1111111[\s\S]*web 1\/1 · worker 1\/1[\s\S]*stays frozen[\s\S]*\/rollback returns to/);
+    expect(await env.repos.locks.get("prod")).toMatchObject({ kind: "freeze", version: 2, reason: expect.stringContaining("may still be running") });
+  });
+
+  it("an interrupted backup's lock is released once its heartbeat is stale by the database's clock", async () => {
+    const env = makeDeps({ shell: fakeRepo().shell });
+    await env.repos.operations.insert({ id: "op-interrupted-3", kind: "backup", target: "prod", status: "running", args: {}, chatId: -100, requestedBy: 1, requestedByName: "alice", createdAt: new Date() });
+    const old = new Date(env.clock.now().getTime() - 130_000);
+    await env.repos.locks.insertIfFree({ target: "prod", kind: "operation", operationId: "op-interrupted-3", holderUserId: 1, holderName: "alice", reason: "backup", since: old, heartbeatAt: old });
+    const ops = createOperations(env.deps);
+    const [recovered] = await ops.start();
+    await ops.stop();
+    expect(recovered?.lock).toBe("released");
     expect(await env.repos.locks.get("prod")).toBeNull();
   });
 

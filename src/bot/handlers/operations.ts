@@ -6,6 +6,7 @@ import { BUTTON_DATA_PATTERN } from "../operations/callback-data.js";
 import type { ChatOperations, ChatRequestResult, TextReply } from "../operations/chat-commands.js";
 import { commandWords } from "../operations/parse.js";
 import type { ReadReply } from "../operations/render-status.js";
+import { UNLOCK_DATA_PREFIX } from "../operations/unlock-buttons.js";
 
 export { commandWords };
 
@@ -24,7 +25,9 @@ function clipAnswer(text: string): string {
 async function replyTo(ctx: BotContext, result: ChatRequestResult | TextReply | ReadReply): Promise<void> {
   if (result.status === "refused") await ctx.reply(`⛔ ${result.reason}`);
   else if (result.status === "ok" && "html" in result) await ctx.reply(result.html, { parse_mode: "HTML" });
-  else if (result.status === "ok") await ctx.reply(result.text);
+  else if (result.status === "ok" && "buttons" in result && result.buttons) {
+    await ctx.reply(result.text, { reply_markup: { inline_keyboard: result.buttons.map((row) => row.map((b) => ({ text: b.text, callback_data: b.data }))) } });
+  } else if (result.status === "ok") await ctx.reply(result.text);
   else if (result.status === "document") {
     await ctx.replyWithDocument(new InputFile(Buffer.from(result.content, "utf8"), result.filename), { caption: result.caption, parse_mode: "HTML" });
   }
@@ -57,7 +60,14 @@ export function createOperationsFeature(deps: OperationsFeatureDeps): BotFeature
     ],
     register(composer: Composer<BotContext>) {
       const on = (command: string, call: (ctx: BotContext, words: string[]) => Promise<ChatRequestResult | TextReply | ReadReply>) =>
-        composer.command(command, async (ctx) => replyTo(ctx, await call(ctx, commandWords(ctx.match))));
+        composer.command(command, async (ctx) => {
+          if (ctx.databaseDown) {
+            // Without the database only the kill switch runs (audited through the local journal).
+            const words = commandWords(ctx.match);
+            return replyTo(ctx, command === "pause_payouts" ? await chat.pausePayoutsWithoutDatabase(ctx.actor, words) : chat.refusedWithoutDatabase(command));
+          }
+          return replyTo(ctx, await call(ctx, commandWords(ctx.match)));
+        });
       on("deploy", (ctx, words) => chat.deploy(ctx.actor, words));
       on("rollback", (ctx, words) => chat.rollback(ctx.actor, words));
       on("scale", (ctx, words) => chat.scale(ctx.actor, words));
@@ -85,6 +95,20 @@ export function createOperationsFeature(deps: OperationsFeatureDeps): BotFeature
         await ctx.answerCallbackQuery({ text: clipAnswer(result.text), show_alert: result.status === "refused" });
         if (result.status === "confirmed") {
           result.done.catch((err: unknown) => ctx.log.error({ err, operationId: result.operationId }, "operation crashed"));
+        }
+      });
+
+      // [Unlock] under a frozen target: asks for a Confirm in a new message; the Confirm (audited) lifts it.
+      composer.callbackQuery(UNLOCK_DATA_PREFIX, async (ctx) => {
+        // [Unlock] is /unlock by button: the same minimum role (admin by default).
+        if (!(await requireRole(ctx, minimumRole(ctx.access.rules, "unlock"), "This button"))) return;
+        const result = await chat.pressUnlock(ctx.actor, ctx.callbackQuery.data);
+        await ctx.answerCallbackQuery({ text: clipAnswer(result.text), show_alert: result.status === "refused" });
+        if (result.status === "ask") {
+          const inline_keyboard = result.buttons.map((row) => row.map((b) => ({ text: b.text, callback_data: b.data })));
+          await ctx.reply(result.text, { reply_markup: { inline_keyboard } });
+        } else if (result.status === "done") {
+          await ctx.editMessageText(result.text, { reply_markup: { inline_keyboard: [] } }).catch((err: unknown) => ctx.log.warn({ err }, "could not edit the unlock message"));
         }
       });
     },

@@ -4,10 +4,12 @@ import { parseButtonData } from "./callback-data.js";
 import { parse, TargetNames, type Parsed } from "./parse.js";
 import { describeLock } from "./render-lock.js";
 import { renderCommands, renderRunOutput } from "./render-run.js";
+import { confirmUnlockButtons, parseUnlockData } from "./unlock-buttons.js";
+import type { InlineButton } from "../../shared/ports.js";
 import { renderBackups, renderLogs, renderStatus, type ReadReply } from "./render-status.js";
 
 /** A reply to a command that is not an operation (lock, unlock, backups): plain text. */
-export type TextReply = { status: "ok"; text: string } | { status: "refused"; reason: string };
+export type TextReply = { status: "ok"; text: string; buttons?: InlineButton[][] } | { status: "refused"; reason: string };
 /** What an operation request answers in chat: a busy target is told as a refusal naming the holder. */
 export type ChatRequestResult = Exclude<RequestResult, Busy>;
 export type ChatButtonResult = Exclude<ButtonResult, Busy>;
@@ -87,6 +89,25 @@ export class ChatOperations {
     return this.request(actor, "pause_payouts", words, parse.pausePayouts(this.targets, words), (r) => this.service.requestPausePayouts(actor, r));
   }
 
+  /** `/pause_payouts` while the database is down: runs at once (no Confirm possible) and says so. */
+  async pausePayoutsWithoutDatabase(actor: Actor, words: readonly string[]): Promise<TextReply> {
+    const parsed = parse.pausePayouts(this.targets, words);
+    if (!parsed.ok) return { status: "refused", reason: parsed.reason };
+    const result = await this.service.pausePayoutsWithoutDatabase(actor, parsed.value);
+    if (result.status === "refused") return result;
+    const journal = result.journaled ? " Its audit rows wait in the local journal and go into the audit log once the database is back." : "";
+    if (result.status === "failed") return { status: "refused", reason: `❌ payouts on ${result.target} could NOT be paused: ${result.reason}. The database is unreachable.${journal}` };
+    return {
+      status: "ok",
+      text: `⏸ payouts PAUSED on ${result.target} (verified: payouts.status says paused). The database is unreachable, so this ran at once without a Confirm.${journal} /resume_payouts needs the database.`,
+    };
+  }
+
+  /** What every other mutating command answers while the database is down. */
+  refusedWithoutDatabase(command: string): TextReply {
+    return { status: "refused", reason: `The database is unreachable: /${command} is refused until it is back (no audit, no action). /pause_payouts still works.` };
+  }
+
   async resumePayouts(actor: Actor, words: readonly string[]): Promise<ChatRequestResult> {
     return this.request(actor, "resume_payouts", words, parse.resumePayouts(this.targets, words), (r) => this.service.requestResumePayouts(actor, r));
   }
@@ -103,6 +124,11 @@ export class ChatOperations {
       " Its operation is alive; wait for it to finish.",
     );
     if (reply.status === "refused") return reply;
+    if (reply.status === "needs-second") {
+      const buttons = confirmUnlockButtons(reply.target, 0, reply.askedBy);
+      if (buttons.length === 0) return { status: "refused", reason: `Four eyes: ${reply.target}'s name is too long for an unlock button; lift fourEyes for unlock or rename the target.` };
+      return { status: "ok", text: `🔓 Unlock ${reply.target}? Four eyes: someone else must confirm.`, buttons };
+    }
     return { status: "ok", text: reply.status === "not-locked" ? `${reply.target} is not locked.` : `🔓 ${reply.target} is unlocked.` };
   }
 
@@ -120,6 +146,32 @@ export class ChatOperations {
   async logs(actor: Actor, words: readonly string[]): Promise<ReadReply> {
     const reply = await this.call(actor, "logs", words, parse.logs(this.targets, words), (r) => this.status.logs(actor, r));
     return reply.status === "refused" ? reply : renderLogs(reply.value);
+  }
+
+  /**
+   * A press on [Unlock] under a frozen target (ask → a Confirm; confirm → lifted, audited; keep →
+   * nothing). The Confirm lifts only the freeze the message was about (its version).
+   */
+  async pressUnlock(actor: Actor, data: string): Promise<
+    { status: "ask"; text: string; buttons: InlineButton[][] } | { status: "done"; text: string } | { status: "refused"; text: string }
+  > {
+    const press = parseUnlockData(data);
+    if (!press || !this.targets.has(press.target)) return { status: "refused", text: "This button is not known." };
+    if (press.action === "keep") return { status: "done", text: `🧊 ${press.target} stays frozen.` };
+    if (press.action === "ask") {
+      return { status: "ask", text: `Unlock ${press.target}? Check it first (/status ${press.target}): opsgram will run operations there again.`, buttons: confirmUnlockButtons(press.target, press.version, actor.userId) };
+    }
+    // version 0: the Confirm of a typed /unlock, for whatever freeze is there now.
+    const reply = await this.service.unlock(actor, { target: press.target, input: ["unlock", press.target] }, press.version || undefined, press.askedBy);
+    if (reply.status === "refused") return { status: "refused", text: reply.reason };
+    if (reply.status === "needs-second") {
+      return { status: "ask", text: `Unlock ${press.target}? Four eyes: someone else must confirm.`, buttons: confirmUnlockButtons(press.target, press.version, reply.askedBy) };
+    }
+    if (reply.status === "busy") {
+      const changed = reply.lock.kind === "freeze" ? " It was frozen again since this message; use /unlock." : "";
+      return { status: "refused", text: `${describeLock(reply.lock, reply.at)}${changed}` };
+    }
+    return { status: "done", text: reply.status === "not-locked" ? `${press.target} is not locked.` : `🔓 ${press.target} is unlocked by ${actor.username ? `@${actor.username}` : `user ${actor.userId}`}.` };
   }
 
   /** The command a plan button belongs to (its operation's kind), so its role can be checked; null if unknown. */

@@ -1,11 +1,12 @@
 import { escapeHtml, formatDuration, lastLines, personName } from "../../shared/format.js";
 import type { StoredPlan } from "../../operations/context.js";
 import type { OperationRecord, OpsLogger } from "../../operations/model.js";
-import type { FinalReport, InterruptedReport, OperationReporter, ProgressSnapshot } from "../../operations/reporter.js";
+import type { FinalReport, FrozenTarget, InterruptedReport, OperationReporter, ProgressSnapshot } from "../../operations/reporter.js";
 import type { StepView } from "../../operations/steps.js";
 import type { Actor, Clock, Notifier, SentMessage } from "../../shared/ports.js";
 import { confirmButtons } from "./callback-data.js";
-import { ProgressMessage } from "./progress-message.js";
+import { ProgressMessage, clip } from "./progress-message.js";
+import { unlockButton } from "./unlock-buttons.js";
 import { formatTimeout, header, headerOf, mention, renderPlanBody, richHtml } from "./render-plan.js";
 
 /** Lines of the failing step's output shown in the ❌ message (the rest goes as a document). */
@@ -35,6 +36,13 @@ export function fitTail(escaped: string, max: number): string {
  * [Cancel], progress edits (paced by {@link ProgressMessage}), the final ✅/❌/↩ line at once, and
  * a failing step's full output as a file. Chat failures are logged, never thrown into the work.
  */
+/** Messages queued in the database and retried until Telegram takes them (a 429 included). */
+export interface DurableNotices {
+  /** `chatIds` null: the alert chats. */
+  notice(chatIds: readonly number[] | null, html: string): Promise<void>;
+  alertChatIds: readonly number[];
+}
+
 export class ChatReporter implements OperationReporter {
   private readonly live = new Map<string, ProgressMessage>();
 
@@ -42,6 +50,11 @@ export class ChatReporter implements OperationReporter {
     private readonly notifier: Notifier,
     private readonly clock: Clock,
     private readonly log: OpsLogger,
+    /**
+     * The durable path (the alert outbox, retried until delivered): final outcomes whose edit could
+     * not be delivered, and frozen targets, which also go to the alert chats.
+     */
+    private readonly durable?: DurableNotices,
   ) {}
 
   async planned(op: OperationRecord, info: { requester: Actor; expiresInSeconds: number; fourEyes: boolean }): Promise<SentMessage | null> {
@@ -90,13 +103,19 @@ export class ChatReporter implements OperationReporter {
     if (outcome.footer) finalLine += `\n${richHtml(outcome.footer)}`;
     const progress = this.message(op);
     this.live.delete(op.id);
-    if (progress) await progress.finish(this.render(op, report, finalLine));
+    const finalText = this.render(op, report, finalLine);
+    const edited = progress ? await progress.finish(finalText) : false;
+    if (!edited && op.chatId !== null && this.durable) {
+      // The outcome must reach the chat: queue it as a message of its own, retried until delivered.
+      await this.durable.notice([op.chatId], clip(finalText)).catch((err: unknown) => this.log.error({ err, operationId: op.id }, "could not queue the final result"));
+    }
     if (printed && !printedFits && op.chatId !== null) await this.attachOutput(op, printed);
     if (outcome.status !== "succeeded" && failure && op.chatId !== null) {
       const plan = op.plan as StoredPlan;
       const filename = `${op.kind}-${op.target}-${op.id}-${failure.id}.log`;
       await this.safe(() => this.notifier.sendDocument(op.chatId!, filename, failure.output, `${plan.title}: full output of “${failure.title}”`));
     }
+    if (report.frozen) await this.frozen(op, report.frozen);
   }
 
   /** The long output of a finished operation, as a file. */
@@ -112,11 +131,30 @@ export class ChatReporter implements OperationReporter {
     const seen = state.ok
       ? `${escapeHtml(op.target)} now: <code>${state.headSha.slice(0, 7)}</code> checked out · ${escapeHtml(state.containers)}`
       : `⚠ ${escapeHtml(op.target)} could not be re-read: ${escapeHtml(state.error)}`;
-    const lockLine = lock === "released" ? "The lock is released." : lock === "frozen" ? "The target stays frozen: check it by hand, then /unlock." : "";
+    const lockLine = lock === "released" ? "The lock is released." : lock === "frozen" ? "The target stays frozen: its commands may still be running there. Check it, then [Unlock] (or /unlock)." : "";
     const rollbackHint = previousSha ? ` /rollback returns to <code>${previousSha.slice(0, 7)}</code>.` : "";
     const text = `${title}\n${`⚠ Interrupted: opsgram restarted while this was running; it did not finish.\n${seen}\n${lockLine}${rollbackHint}`.trim()}`;
     await this.editFinal(op, text);
-    await this.safe(() => this.notifier.send(op.chatId!, text, { html: true }));
+    const buttons = lock === "frozen" && report.freezeVersion !== undefined ? unlockButton(op.target, report.freezeVersion) : [];
+    await this.safe(() => this.notifier.send(op.chatId!, text, { html: true, ...(buttons.length ? { buttons } : {}) }));
+  }
+
+  /** One message for a target a run left frozen: why, what is live now, and [Unlock]. */
+  private async frozen(op: OperationRecord, frozen: FrozenTarget): Promise<void> {
+    if (op.chatId === null) return;
+    const { state } = frozen;
+    const seen = state.ok
+      ? `${escapeHtml(frozen.target)} now: <code>${state.headSha.slice(0, 7)}</code> checked out · ${escapeHtml(state.containers)}`
+      : `⚠ ${escapeHtml(frozen.target)} could not be re-read: ${escapeHtml(state.error)}`;
+    const text = `🧊 <b>${escapeHtml(frozen.target)} is frozen</b>: ${escapeHtml(frozen.reason)}.\n${seen}\nWas running: ${escapeHtml((op.plan as StoredPlan | null)?.title ?? op.kind)}.\nNo operation runs there until someone checks it and presses [Unlock] (or sends /unlock).`;
+    const sent = await this.safe(() => this.notifier.send(op.chatId!, text, { html: true, buttons: unlockButton(frozen.target, frozen.version) }));
+    if (!sent && this.durable) await this.durable.notice([op.chatId], text).catch((err: unknown) => this.log.error({ err, operationId: op.id }, "could not queue the frozen-target message"));
+    if (this.durable) {
+      // A human is needed: the alert chats get it through the durable outbox (the [Unlock] button
+      // stays in the operation's chat, where the person who ran it is).
+      const others = this.durable.alertChatIds.filter((id) => id !== op.chatId);
+      if (others.length > 0) await this.durable.notice(others, text).catch((err: unknown) => this.log.error({ err, operationId: op.id }, "could not queue the frozen-target alert"));
+    }
   }
 
   private render(op: OperationRecord, snapshot: ProgressSnapshot, finalLine: string | null): string {

@@ -38,12 +38,13 @@ export class ProgressMessage {
   }
 
   /** Shows the final text now (skipping the rate wait) and stops further updates. */
-  async finish(html: string, options: MessageOptions = {}): Promise<void> {
+  /** The final edit, at once; false when it could not be delivered (the caller has a durable path). */
+  async finish(html: string, options: MessageOptions = {}): Promise<boolean> {
     this.finished = true;
     this.pending = null;
     this.abort.abort();
     await this.loop;
-    await this.edit(html, { buttons: [], ...options });
+    return this.edit(html, { buttons: [], ...options });
   }
 
   private async drain(): Promise<void> {
@@ -64,14 +65,16 @@ export class ProgressMessage {
     }
   }
 
-  private async edit(html: string, options: MessageOptions): Promise<void> {
+  private async edit(html: string, options: MessageOptions): Promise<boolean> {
     this.lastEditAt = this.clock.now().getTime();
     this.lastText = html;
     try {
       // This class paces its own edits (and the final one must not wait): no second gap in the notifier.
       await this.notifier.edit(this.message, clip(html), { html: true, unpaced: true, ...options });
+      return true;
     } catch (err) {
       this.log.warn({ err, message: this.message }, "could not edit the progress message");
+      return false;
     }
   }
 }

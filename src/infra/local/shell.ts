@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { ENV_NAME, loggableProgram, shellArgv } from "../../commands/exec-line.js";
+import { ENV_NAME, flockArgv, loggableProgram, shellArgv } from "../../commands/exec-line.js";
 import { toCommandLine } from "../../commands/quote.js";
 import type { ExecOptions, ExecResult, RemoteShell } from "../../shared/ports.js";
 import type { Logger } from "../logger.js";
@@ -74,7 +74,7 @@ export class LocalShell implements RemoteShell {
     for (const name of Object.keys(options.env ?? {})) {
       if (!ENV_NAME.test(name)) throw new TypeError(`environment variable name ${JSON.stringify(name)} must match [A-Z_][A-Z0-9_]*`);
     }
-    const [program, ...args] = shellArgv(line, options.cwd);
+    const [program, ...args] = [...(options.lockFile !== undefined ? flockArgv(options.lockFile) : []), ...shellArgv(line, options.cwd)];
     this.log?.debug({ program: loggableProgram(line), chars: line.length, cwd: options.cwd }, "local exec");
     const started = Date.now();
     const capture = new OutputCapture(options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES, options.onOutput);

@@ -1,3 +1,4 @@
+import { LinkLostError } from "../../shared/ports.js";
 /**
  * One error class per way reaching a target can fail, each naming what an operator needs to act.
  * Messages never contain key material; fingerprints are public and are what `ssh-keygen -l` shows.
@@ -77,7 +78,7 @@ export class SshAuthError extends Error {
 }
 
 /** The connection went away while a command was running: it may or may not have finished. */
-export class SshDisconnectedError extends Error {
+export class SshDisconnectedError extends LinkLostError {
   override name = "SshDisconnectedError";
   constructor(
     readonly host: string,

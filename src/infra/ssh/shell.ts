@@ -72,6 +72,7 @@ export class SshShell implements RemoteShell {
       env: options.env,
       timeoutSeconds: remoteDeadlineSeconds(options.timeoutMs),
       killAfterSeconds: KILL_AFTER_S,
+      lockFile: options.lockFile,
     });
     this.log?.debug(
       { host: this.connection.host, program: loggableProgram(line), chars: line.length, cwd: options.cwd, env: Object.keys(options.env ?? {}) },

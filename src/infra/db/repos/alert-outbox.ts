@@ -1,7 +1,7 @@
 import { and, asc, eq, inArray, isNotNull, isNull, lt, or, sql } from "drizzle-orm";
 import { instanceName } from "../../instance.js";
 import { LEADER_LOCK_ROW } from "../leader.js";
-import type { OutboxItem, OutboxStore } from "../../../health/ports.js";
+import type { NewOutboxItem, OutboxItem, OutboxStore } from "../../../health/ports.js";
 import type { IncidentMessage } from "../../../health/types.js";
 import type { Db } from "../client.js";
 import { alertOutbox, incidents, type AlertOutboxRow } from "../schema/index.js";
@@ -43,6 +43,11 @@ export class AlertOutboxRepo implements OutboxStore {
       .where(and(inArray(alertOutbox.id, claimable), sql`(NOT ${anyLeader} OR ${leaderIs(me)})`))
       .returning();
     return rows.sort((a, b) => a.id - b.id).map(toItem);
+  }
+
+  async enqueue(items: readonly NewOutboxItem[]): Promise<void> {
+    if (items.length === 0) return;
+    await this.db.insert(alertOutbox).values(items.map((i) => ({ chatId: i.chatId, kind: i.kind, text: i.text })));
   }
 
   /**

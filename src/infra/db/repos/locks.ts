@@ -1,9 +1,17 @@
-import { and, eq, isNull } from "drizzle-orm";
-import type { LockRecord, LocksRepo } from "../../../operations/model.js";
+import { and, eq, getTableColumns, sql, type SQL } from "drizzle-orm";
+import type { LockRecord, LocksRepo, LockVersion, NewLock } from "../../../operations/model.js";
 import type { Db } from "../client.js";
 import { locks, type LockRow } from "../schema/index.js";
 
-function toRecord(row: LockRow): LockRecord {
+/** The heartbeat's age by the database's clock, in ms (a freeze without heartbeat ages from `since`). */
+const AGE_MS = sql<number>`(extract(epoch from (now() - coalesce(${locks.heartbeatAt}, ${locks.since}))) * 1000)::float8`;
+const WITH_AGE = { ...getTableColumns(locks), ageMs: AGE_MS };
+
+/** `heartbeat older than staleAfterMs`, judged by the database. */
+const stale = (staleAfterMs: number): SQL => sql`coalesce(${locks.heartbeatAt}, ${locks.since}) < now() - make_interval(secs => ${staleAfterMs / 1000})`;
+const fresh = (staleAfterMs: number): SQL => sql`coalesce(${locks.heartbeatAt}, ${locks.since}) >= now() - make_interval(secs => ${staleAfterMs / 1000})`;
+
+function toRecord(row: LockRow & { ageMs: number }): LockRecord {
   return {
     target: row.target,
     kind: row.kind,
@@ -13,53 +21,78 @@ function toRecord(row: LockRow): LockRecord {
     reason: row.reason,
     since: row.since,
     heartbeatAt: row.heartbeatAt,
+    version: row.version,
+    ageMs: Number(row.ageMs),
+  };
+}
+
+/** Column values of a new lock: times are the database's now() unless given (tests plant old locks). */
+function values(lock: NewLock) {
+  return {
+    kind: lock.kind,
+    operationId: lock.operationId,
+    holderUserId: lock.holderUserId,
+    holderName: lock.holderName,
+    reason: lock.reason,
+    since: lock.since ?? sql`now()`,
+    heartbeatAt: lock.heartbeatAt !== undefined ? lock.heartbeatAt : lock.kind === "operation" ? sql`now()` : null,
   };
 }
 
 /**
  * The `locks` table: one row per locked target. Taking a free target is INSERT … ON CONFLICT DO
- * NOTHING; taking over a dead holder's lock is an UPDATE that only matches the exact lock that
- * was judged dead (same operation, same since), so two takers cannot both win.
+ * NOTHING; every other change is an UPDATE or DELETE conditioned on the version that was read (the
+ * fencing token) and, where a holder's death is the reason, on its heartbeat being stale by the
+ * database's now(). Two takers cannot both win, and a live holder is never displaced.
  */
 export class DrizzleLocksRepo implements LocksRepo {
   constructor(private readonly db: Db) {}
 
   async get(target: string): Promise<LockRecord | null> {
-    const [row] = await this.db.select().from(locks).where(eq(locks.target, target));
+    const [row] = await this.db.select(WITH_AGE).from(locks).where(eq(locks.target, target));
     return row ? toRecord(row) : null;
   }
 
   async list(): Promise<LockRecord[]> {
-    return (await this.db.select().from(locks)).map(toRecord);
+    return (await this.db.select(WITH_AGE).from(locks)).map(toRecord);
   }
 
-  async insertIfFree(lock: LockRecord): Promise<boolean> {
-    const rows = await this.db.insert(locks).values(lock).onConflictDoNothing({ target: locks.target }).returning({ target: locks.target });
-    return rows.length === 1;
+  async insertIfFree(lock: NewLock): Promise<LockRecord | null> {
+    const [row] = await this.db
+      .insert(locks)
+      .values({ target: lock.target, ...values(lock), version: 1 })
+      .onConflictDoNothing({ target: locks.target })
+      .returning(WITH_AGE);
+    return row ? toRecord(row) : null;
   }
 
-  async replace(expected: Pick<LockRecord, "target" | "operationId" | "since">, lock: LockRecord): Promise<boolean> {
+  async takeOverStale(expected: LockVersion, lock: NewLock, staleAfterMs: number): Promise<LockRecord | null> {
+    const [row] = await this.db
+      .update(locks)
+      .set({ ...values(lock), version: sql`${locks.version} + 1` })
+      .where(and(eq(locks.target, expected.target), eq(locks.version, expected.version), eq(locks.kind, "operation"), stale(staleAfterMs)))
+      .returning(WITH_AGE);
+    return row ? toRecord(row) : null;
+  }
+
+  async renew(target: string, operationId: string, version: number, staleAfterMs: number): Promise<boolean> {
     const rows = await this.db
       .update(locks)
-      .set({ ...lock, target: expected.target })
+      .set({ heartbeatAt: sql`now()` })
       .where(
-        and(
-          eq(locks.target, expected.target),
-          expected.operationId === null ? isNull(locks.operationId) : eq(locks.operationId, expected.operationId),
-          eq(locks.since, expected.since),
-        ),
+        and(eq(locks.target, target), eq(locks.operationId, operationId), eq(locks.version, version), eq(locks.kind, "operation"), fresh(staleAfterMs)),
       )
       .returning({ target: locks.target });
     return rows.length === 1;
   }
 
-  async heartbeat(target: string, operationId: string, at: Date): Promise<boolean> {
-    const rows = await this.db
+  async toFreeze(expected: LockVersion, reason: string): Promise<LockRecord | null> {
+    const [row] = await this.db
       .update(locks)
-      .set({ heartbeatAt: at })
-      .where(and(eq(locks.target, target), eq(locks.operationId, operationId)))
-      .returning({ target: locks.target });
-    return rows.length === 1;
+      .set({ kind: "freeze", operationId: null, reason, heartbeatAt: null, version: sql`${locks.version} + 1` })
+      .where(and(eq(locks.target, expected.target), eq(locks.version, expected.version)))
+      .returning(WITH_AGE);
+    return row ? toRecord(row) : null;
   }
 
   async releaseOperation(target: string, operationId: string): Promise<boolean> {
@@ -70,10 +103,18 @@ export class DrizzleLocksRepo implements LocksRepo {
     return rows.length === 1;
   }
 
-  async releaseFreeze(target: string): Promise<boolean> {
+  async releaseStale(expected: LockVersion, staleAfterMs: number): Promise<boolean> {
     const rows = await this.db
       .delete(locks)
-      .where(and(eq(locks.target, target), eq(locks.kind, "freeze")))
+      .where(and(eq(locks.target, expected.target), eq(locks.version, expected.version), eq(locks.kind, "operation"), stale(staleAfterMs)))
+      .returning({ target: locks.target });
+    return rows.length === 1;
+  }
+
+  async releaseFreeze(target: string, version?: number): Promise<boolean> {
+    const rows = await this.db
+      .delete(locks)
+      .where(and(eq(locks.target, target), eq(locks.kind, "freeze"), version === undefined ? undefined : eq(locks.version, version)))
       .returning({ target: locks.target });
     return rows.length === 1;
   }

@@ -3,7 +3,7 @@ import { bigint, bigserial, check, index, integer, pgTable, text, timestamp } fr
 import { incidents } from "./incidents.js";
 import { oneOf } from "./sql-helpers.js";
 
-export const ALERT_KINDS = ["open", "update", "recovery", "reminder"] as const;
+export const ALERT_KINDS = ["open", "update", "recovery", "reminder", "notice"] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
 
 /**
