@@ -118,16 +118,21 @@ describe("operations through the bot process", () => {
     expect(outcomes.map((r) => r.outcome)).toEqual(expect.arrayContaining(["requested", "confirmed", "started", "succeeded"]));
   });
 
-  it("SIGKILL during a deploy: on restart the operation is interrupted, the chat is told, the target stays frozen until [Unlock] + Confirm", async () => {
+  it("SIGKILL of the leader during a deploy: the standby takes over, the operation is interrupted, the chat is told, the target stays frozen until [Unlock] + Confirm", async () => {
+    // A second process with the same token and database waits as a standby.
+    const standby = startBot();
+    await standby.waitForLog((l) => typeof l.msg === "string" && l.msg.startsWith("standby: another opsgram instance leads"), 60_000);
     const messageId = await requestAndConfirm("/deploy v1.0.0");
-    // Wait until the deploy is inside its slow step, then kill the process as a crash would.
+    // Wait until the deploy is inside its slow step, then kill the leader as a crash would.
     await emulator.waitForEdit((e) => e.chatId === CHAT.id && e.messageId === messageId && /built/.test(e.text ?? ""), 90_000);
-    await bot.kill();
     const [running] = await sql`SELECT status FROM operations WHERE message_id = ${messageId}`;
     expect(running!.status).toBe("running");
+    await bot.kill();
+    const killedAt = Date.now();
 
-    bot = startBot();
-    await bot.waitForLog((l) => l.msg === "opsgram started", 60_000);
+    bot = standby;
+    await bot.waitForLog((l) => l.msg === "opsgram started", 15_000);
+    console.log(`[timing] leader SIGKILLed mid-deploy → standby leads and polls: ${Date.now() - killedAt} ms`);
     const told = await emulator.waitForMessage((m) => m.chatId === CHAT.id && /Interrupted/.test(m.text) && m.replyMarkup !== undefined, 30_000);
     expect(told.text).toMatch(/stays frozen: its commands may still be running there/);
     const [op] = await sql`SELECT status FROM operations WHERE message_id = ${messageId}`;
