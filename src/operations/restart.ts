@@ -1,10 +1,9 @@
 import { composeProjectName, composeRestart, composeSpec } from "../commands/compose.js";
 import { isHealthy, unhealthyWord } from "../shared/containers.js";
-import { formatDuration } from "../shared/format.js";
 import type { DockerApi } from "../shared/ports.js";
 import { defineOperation, type PlanOutcome, type TargetHandle } from "./context.js";
-import { StepFailedError } from "./errors.js";
-import { waitUntilHealthy, type Probe } from "./health-gate.js";
+import { type Probe } from "./health-gate.js";
+import { verifyStep } from "./verify-step.js";
 
 /**
  * `/restart <service> [target]` (runbook 001: "a 502 means restart app"; 003: restart Redis):
@@ -73,20 +72,10 @@ export const restartDefinition = defineOperation<RestartPlanData>({
       await io.exec(composeRestart(composeSpec(cfg), service), { timeoutMs: RESTART_TIMEOUT_MS });
     });
     const probe = restartedProbe(ctx.target.ports.docker, composeProjectName(cfg), service, mark);
-    const detail = await ctx.steps.run<string>("verify", "verify", async (io) => {
-      const result = await waitUntilHealthy(probe, {
-        timeoutMs: RESTART_VERIFY_TIMEOUT_MS,
-        intervalMs: 1_000,
-        clock: ctx.deps.clock,
-        signal: ctx.signal,
-        onAttempt: (r, attempt) => {
-          io.note(`attempt ${attempt}: ${r.detail}`);
-          ctx.note(`verify: ${r.detail}`);
-        },
-      });
-      ctx.note(null);
-      if (result.status === "unhealthy") throw new StepFailedError(`not running again after ${formatDuration(result.elapsedMs)}: ${result.detail}`, io.output);
-      return { summary: `${service} running`, value: result.detail };
+    const detail = await verifyStep(ctx, probe, {
+      timeoutMs: RESTART_VERIFY_TIMEOUT_MS,
+      failed: (elapsed, why) => `not running again after ${elapsed}: ${why}`,
+      summary: `${service} running`,
     });
     return { status: "succeeded", summary: [`restarted ${service}: ${detail}`], result: { service } };
   },

@@ -1,8 +1,7 @@
 import { composeProjectName, composeScale, composeSpec } from "../commands/compose.js";
-import { formatDuration } from "../shared/format.js";
 import { defineOperation, type PlanOutcome, type TargetHandle } from "./context.js";
-import { StepFailedError } from "./errors.js";
-import { waitUntilHealthy, type Probe } from "./health-gate.js";
+import { type Probe } from "./health-gate.js";
+import { verifyStep } from "./verify-step.js";
 import { isHealthy, unhealthyWord } from "../shared/containers.js";
 import type { DockerApi } from "../shared/ports.js";
 
@@ -103,21 +102,10 @@ export const scaleDefinition = defineOperation<ScalePlanData>({
     const { repos, clock } = ctx.deps;
     await repos.replicas.set(changes.map((c) => ({ target: ctx.target.name, service: c.service, replicas: c.replicas, byUserId: ctx.confirmedBy.userId, operationId: ctx.op.id, at: clock.now() })));
     const probe = replicasProbe(ctx.target.ports.docker, composeProjectName(cfg), counts);
-    const detail = await ctx.steps.run<string>("verify", "verify", async (io) => {
-      const result = await waitUntilHealthy(probe, {
-        timeoutMs: SCALE_VERIFY_TIMEOUT_MS,
-        intervalMs: 1_000,
-        clock: ctx.deps.clock,
-        signal: ctx.signal,
-        onAttempt: (r, attempt) => {
-          io.note(`attempt ${attempt}: ${r.detail}`);
-          ctx.note(`verify: ${r.detail}`);
-        },
-      });
-      ctx.note(null);
-      if (result.status === "unhealthy") throw new StepFailedError(`not ${changes.length === 1 ? changes[0]!.replicas : "all"} running after ${formatDuration(result.elapsedMs)}: ${result.detail}`, io.output);
-      const summary = changes.map((c) => `${c.service} ${c.replicas}/${c.replicas}`).join(" · ");
-      return { summary: `${summary} running`, value: result.detail };
+    const detail = await verifyStep(ctx, probe, {
+      timeoutMs: SCALE_VERIFY_TIMEOUT_MS,
+      failed: (elapsed, why) => `not ${changes.length === 1 ? changes[0]!.replicas : "all"} running after ${elapsed}: ${why}`,
+      summary: `${changes.map((c) => `${c.service} ${c.replicas}/${c.replicas}`).join(" · ")} running`,
     });
     const first = changes[0]!;
     return { status: "succeeded", summary: [detail], result: { service: first.service, replicas: first.replicas, changes: counts } };
