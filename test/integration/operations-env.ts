@@ -20,6 +20,8 @@ import { createTestDatabase } from "../support/db.js";
 import { RecordingNotifier } from "../unit/operations-fakes.js";
 import { run } from "@grammyjs/runner";
 import { ChatReporter } from "../../src/bot/operations/chat-reporter.js";
+import { RecordingShell } from "../support/recording-shell.js";
+export { RecordingShell };
 
 export const log = createLogger({ level: "silent" });
 export let sandbox: Sandbox;
@@ -31,22 +33,6 @@ export let shell: RecordingShell;
 export let config: OpsFile;
 export const running: Operations[] = [];
 
-/** The real shell, counting what it is asked to run (to prove "nothing ran"). */
-export class RecordingShell implements RemoteShell {
-  calls: string[] = [];
-  constructor(private readonly inner: RemoteShell) {}
-  exec(argv: readonly string[], options: ExecOptions): Promise<ExecResult> {
-    this.calls.push(argv.join(" "));
-    return this.inner.exec(argv, options);
-  }
-  execTrusted(line: string, options: ExecOptions): Promise<ExecResult> {
-    this.calls.push(`TRUSTED ${line}`);
-    return this.inner.execTrusted(line, options);
-  }
-  close(): Promise<void> {
-    return this.inner.close();
-  }
-}
 
 /** A clock that can be moved forward (expiry) while sleeps stay real. */
 export class OffsetClock implements Clock {

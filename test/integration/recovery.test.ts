@@ -21,6 +21,7 @@ import { ChatReporter } from "../../src/bot/operations/chat-reporter.js";
 import { startSandbox, type Sandbox } from "../sandbox/index.js";
 import { createTestDatabase } from "../support/db.js";
 import { RecordingNotifier, alice, chatOf } from "../unit/operations-fakes.js";
+import { RecordingShell } from "../support/recording-shell.js";
 
 const log = createLogger({ level: "silent" });
 let sandbox: Sandbox;
@@ -32,21 +33,6 @@ let shell: RecordingShell;
 let offsite: string;
 const running: Operations[] = [];
 
-class RecordingShell implements RemoteShell {
-  calls: string[] = [];
-  constructor(private readonly inner: RemoteShell) {}
-  exec(argv: readonly string[], options: ExecOptions): Promise<ExecResult> {
-    this.calls.push(argv.join(" "));
-    return this.inner.exec(argv, options);
-  }
-  execTrusted(line: string, options: ExecOptions): Promise<ExecResult> {
-    this.calls.push(`TRUSTED ${line}`);
-    return this.inner.execTrusted(line, options);
-  }
-  close(): Promise<void> {
-    return this.inner.close();
-  }
-}
 
 const psql = (sql: string, url = sandbox.appPostgresUrl) => execFileSync(`${sandbox.pgBinDir}/psql`, [url, "-qAtXc", sql], { encoding: "utf8" }).trim();
 const pgRestoreList = (file: string) => execFileSync(`${sandbox.pgBinDir}/pg_restore`, ["--list", file], { encoding: "utf8" });

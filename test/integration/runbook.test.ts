@@ -24,6 +24,7 @@ import { createTestDatabase } from "../support/db.js";
 import { INJECTION_PAYLOADS, MARKER } from "../support/injection-corpus.js";
 import { ChatReporter } from "../../src/bot/operations/chat-reporter.js";
 import { RecordingNotifier, alice, bob, chatOf } from "../unit/operations-fakes.js";
+import { RecordingShell } from "../support/recording-shell.js";
 
 const log = createLogger({ level: "silent" });
 let sandbox: Sandbox;
@@ -34,22 +35,6 @@ let connections: TargetConnections;
 let shell: RecordingShell;
 const running: Operations[] = [];
 
-/** The real shell, counting what it is asked to run (to prove "nothing ran"). */
-class RecordingShell implements RemoteShell {
-  calls: string[] = [];
-  constructor(private readonly inner: RemoteShell) {}
-  exec(argv: readonly string[], options: ExecOptions): Promise<ExecResult> {
-    this.calls.push(argv.join(" "));
-    return this.inner.exec(argv, options);
-  }
-  execTrusted(line: string, options: ExecOptions): Promise<ExecResult> {
-    this.calls.push(`TRUSTED ${line}`);
-    return this.inner.execTrusted(line, options);
-  }
-  close(): Promise<void> {
-    return this.inner.close();
-  }
-}
 
 /** Records the holds operations take, so "our own restart raises no alert" can be checked. */
 class RecordingExpected implements ExpectedChanges {
