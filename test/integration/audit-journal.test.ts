@@ -1,5 +1,4 @@
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
-import { createConnection, createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
@@ -12,39 +11,7 @@ import { migrate } from "../../src/infra/db/migrate.js";
 import { PostgresAuditLog } from "../../src/infra/db/audit-log.js";
 import { AuditJournal, JournaledAuditLog, PostgresJournalReplayStore, withJournalId } from "../../src/infra/journal/index.js";
 import { systemClock, type AuditEventInput } from "../../src/shared/ports.js";
-
-/** A TCP proxy in front of Postgres that the test can cut (the database "goes down") and restore. */
-class CuttableProxy {
-  private server: Server | undefined;
-  private readonly sockets = new Set<Socket>();
-  constructor(
-    readonly port: number,
-    private readonly upstreamPort: number,
-  ) {}
-  async up(): Promise<void> {
-    if (this.server) return;
-    const server = createServer((client) => {
-      const upstream = createConnection({ host: "127.0.0.1", port: this.upstreamPort });
-      for (const s of [client, upstream]) {
-        this.sockets.add(s);
-        s.on("close", () => this.sockets.delete(s));
-        s.on("error", () => {});
-      }
-      client.pipe(upstream).pipe(client);
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(this.port, "127.0.0.1", resolve);
-    });
-    this.server = server;
-  }
-  async cut(): Promise<void> {
-    const server = this.server;
-    this.server = undefined;
-    for (const s of this.sockets) s.destroy();
-    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
-  }
-}
+import { CuttableProxy } from "../support/cuttable-proxy.js";
 
 const quiet = pino({ level: "silent" });
 
