@@ -222,7 +222,7 @@ describe("the alert outbox only lets the live leader claim rows", () => {
   });
 });
 
-describe("the embedded database (PGlite) is one process's", () => {
+describe("the embedded database is one process's", () => {
   it("a second opsgram on the same DATA_DIR exits 2 with a clear error; the first keeps running", async () => {
     const emulator = await BotApiEmulator.start();
     const dataDir = mkdtempSync(join(tmpdir(), "opsgram-shared-data-"));

@@ -52,7 +52,7 @@ export interface AuditHead {
  * own, so any later edit or removal shows up in `verifyChain()`. Each append is one statement, one
  * round trip: the SQL function `audit_append` (migration 0004) takes the chain's advisory lock,
  * reads the head, hashes and inserts. Concurrent appends from any number of connections or
- * processes form one chain. Works on Postgres and PGlite alike.
+ * processes form one chain.
  */
 export class PostgresAuditLog implements AuditLog {
   private readonly clock: Clock;

@@ -5,7 +5,7 @@ import type { Db } from "../client.js";
 import { alertOutbox, incidents, type IncidentRow } from "../schema/index.js";
 
 /**
- * Incidents over drizzle (Postgres or PGlite). The health service writes every column but
+ * Incidents over drizzle (Postgres). The health service writes every column but
  * `messages`; the outbox dispatcher appends to `messages` (see alert-outbox.ts), atomically, so the
  * two never overwrite each other.
  */
