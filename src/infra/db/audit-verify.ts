@@ -100,19 +100,8 @@ export async function verifyAuditChain(db: Db, options: VerifyChainOptions = {})
 
 /** Which way a row's hash verifies: keyed (HMAC), plain sha256 (allowed only before the first keyed row), or not at all. */
 function checkRowHash(row: AuditEventRow, key: string | undefined, keyedSeen: boolean): "keyed" | "plain" | "bad" {
-  const fields = {
-    createdAt: row.createdAt,
-    chatId: row.chatId,
-    userId: row.userId,
-    username: row.username,
-    action: row.action,
-    target: row.target,
-    args: row.args,
-    outcome: row.outcome,
-    operationId: row.operationId,
-    detail: row.detail,
-  };
-  if (key !== undefined && auditRowHash(row.prevHash, fields, key) === row.hash) return "keyed";
-  if (!keyedSeen && auditRowHash(row.prevHash, fields) === row.hash) return "plain";
+  // canonicalAuditRow reads the hashed fields by name: the stored row itself will do.
+  if (key !== undefined && auditRowHash(row.prevHash, row, key) === row.hash) return "keyed";
+  if (!keyedSeen && auditRowHash(row.prevHash, row) === row.hash) return "plain";
   return "bad";
 }
