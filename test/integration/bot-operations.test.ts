@@ -13,6 +13,7 @@ import { BotApiEmulator } from "../emulator/bot-api-emulator.js";
 import { startSandbox, type Sandbox } from "../sandbox/index.js";
 import { startBotProcess, type BotProcess } from "../support/bot-process.js";
 import { createTestDatabase } from "../support/db.js";
+import { sandboxTarget } from "../support/sandbox-target.js";
 
 const CHAT = { id: -1002000000002, type: "supergroup" as const, title: "prod-ops" };
 const ONCALL = { id: 8001, username: "oncall" };
@@ -62,11 +63,7 @@ describe("operations through the bot process", () => {
         confirmTimeoutSeconds: 120,
         targets: {
           prod: {
-            host: `ssh://${sandbox.ssh.username}@${sandbox.ssh.host}:${sandbox.ssh.port}`,
-            ssh: { privateKeyPath: sandbox.ssh.privateKeyPath, knownHostsPath: sandbox.ssh.knownHostsPath, connectTimeoutSeconds: 5 },
-            appDir: sandbox.appDir,
-            dockerSocket: sandbox.dockerSocket,
-            compose: { command: sandbox.composeCommand, project: sandbox.composeProject },
+            ...sandboxTarget(sandbox),
             services: { worker: { min: 1, max: 3 } },
             deploy: {
               healthcheck: { url: `http://127.0.0.1:${sandbox.webPort}/health`, from: "target", timeoutSeconds: 20, intervalSeconds: 0.5 },

@@ -15,6 +15,7 @@ import { migrate } from "../../src/infra/db/migrate.js";
 import { AlertOutboxRepo } from "../../src/infra/db/repos/alert-outbox.js";
 import { LEADER_LOCK_KEY, PostgresLeadership } from "../../src/infra/db/leader.js";
 import { instanceName } from "../../src/infra/instance.js";
+import { sandboxTarget } from "../support/sandbox-target.js";
 
 const GROUP_A = { id: -1001000000011, type: "supergroup" as const, title: "ops-a" };
 const GROUP_B = { id: -1001000000012, type: "supergroup" as const, title: "ops-b" };
@@ -264,11 +265,7 @@ describe("two processes watching one real target (sandbox VPS over SSH)", () => 
       stringify({
         targets: {
           prod: {
-            host: `ssh://${sandbox.ssh.username}@${sandbox.ssh.host}:${sandbox.ssh.port}`,
-            ssh: { privateKeyPath: sandbox.ssh.privateKeyPath, knownHostsPath: sandbox.ssh.knownHostsPath, connectTimeoutSeconds: 5 },
-            appDir: sandbox.appDir,
-            dockerSocket: sandbox.dockerSocket,
-            compose: { command: sandbox.composeCommand, project: sandbox.composeProject },
+            ...sandboxTarget(sandbox),
           },
         },
       }),

@@ -21,6 +21,7 @@ import { RecordingNotifier } from "../unit/operations-fakes.js";
 import { run } from "@grammyjs/runner";
 import { ChatReporter } from "../../src/bot/operations/chat-reporter.js";
 import { RecordingShell } from "../support/recording-shell.js";
+import { sandboxTarget } from "../support/sandbox-target.js";
 export { RecordingShell };
 
 export const log = createLogger({ level: "silent" });
@@ -50,11 +51,7 @@ export function buildConfig(overrides: Record<string, unknown> = {}): OpsFile {
   return fileSchema.parse({
     targets: {
       prod: {
-        host: `ssh://${sandbox.ssh.username}@${sandbox.ssh.host}:${sandbox.ssh.port}`,
-        ssh: { privateKeyPath: sandbox.ssh.privateKeyPath, knownHostsPath: sandbox.ssh.knownHostsPath, connectTimeoutSeconds: 5 },
-        appDir: sandbox.appDir,
-        dockerSocket: sandbox.dockerSocket,
-        compose: { command: sandbox.composeCommand, project: sandbox.composeProject },
+        ...sandboxTarget(sandbox),
         services: { worker: { min: 1, max: 3 } },
         deploy: {
           healthcheck: { url: `http://127.0.0.1:${sandbox.webPort}/health`, from: "target", expectStatus: 200, timeoutSeconds: 8, intervalSeconds: 0.5 },

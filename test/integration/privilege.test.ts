@@ -34,6 +34,7 @@ import type { BotMessage } from "../emulator/types.js";
 import { startSandbox, type Sandbox } from "../sandbox/index.js";
 import { BASE_IMAGE } from "../sandbox/docker.js";
 import { createTestDatabase } from "../support/db.js";
+import { sandboxTarget } from "../support/sandbox-target.js";
 
 const log = createLogger({ level: "silent" });
 const CHAT_A = { id: -1003000000001, type: "supergroup" as const, title: "ops-a" };
@@ -56,11 +57,7 @@ function buildConfig(): OpsFile {
   return fileSchema.parse({
     targets: {
       prod: {
-        host: `ssh://${sandbox.ssh.username}@${sandbox.ssh.host}:${sandbox.ssh.port}`,
-        ssh: { privateKeyPath: sandbox.ssh.privateKeyPath, knownHostsPath: sandbox.ssh.knownHostsPath, connectTimeoutSeconds: 5 },
-        appDir: sandbox.appDir,
-        dockerSocket: sandbox.dockerSocket,
-        compose: { command: sandbox.composeCommand, project: sandbox.composeProject },
+        ...sandboxTarget(sandbox),
         services: { worker: { min: 1, max: 3 } },
         deploy: { healthcheck: { url: `http://127.0.0.1:${sandbox.webPort}/health`, from: "target", expectStatus: 200, timeoutSeconds: 15, intervalSeconds: 0.5 } },
       },

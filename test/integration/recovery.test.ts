@@ -22,6 +22,7 @@ import { startSandbox, type Sandbox } from "../sandbox/index.js";
 import { createTestDatabase } from "../support/db.js";
 import { RecordingNotifier, alice, chatOf } from "../unit/operations-fakes.js";
 import { RecordingShell } from "../support/recording-shell.js";
+import { sandboxTarget } from "../support/sandbox-target.js";
 
 const log = createLogger({ level: "silent" });
 let sandbox: Sandbox;
@@ -48,11 +49,7 @@ function buildConfig(backup: Record<string, unknown> = {}, deploy: Record<string
   return fileSchema.parse({
     targets: {
       prod: {
-        host: `ssh://${sandbox.ssh.username}@${sandbox.ssh.host}:${sandbox.ssh.port}`,
-        ssh: { privateKeyPath: sandbox.ssh.privateKeyPath, knownHostsPath: sandbox.ssh.knownHostsPath, connectTimeoutSeconds: 5 },
-        appDir: sandbox.appDir,
-        dockerSocket: sandbox.dockerSocket,
-        compose: { command: sandbox.composeCommand, project: sandbox.composeProject },
+        ...sandboxTarget(sandbox),
         services: { worker: { min: 1, max: 3 } },
         deploy: { healthcheck: { url: `http://127.0.0.1:${sandbox.webPort}/health`, from: "target", expectStatus: 200, timeoutSeconds: 15, intervalSeconds: 0.5 }, ...deploy },
         backup: {

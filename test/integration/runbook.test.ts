@@ -25,6 +25,7 @@ import { INJECTION_PAYLOADS, MARKER } from "../support/injection-corpus.js";
 import { ChatReporter } from "../../src/bot/operations/chat-reporter.js";
 import { RecordingNotifier, alice, bob, chatOf } from "../unit/operations-fakes.js";
 import { RecordingShell } from "../support/recording-shell.js";
+import { sandboxTarget } from "../support/sandbox-target.js";
 
 const log = createLogger({ level: "silent" });
 let sandbox: Sandbox;
@@ -50,11 +51,7 @@ function buildConfig(deploy: Record<string, unknown> = {}): OpsFile {
   return fileSchema.parse({
     targets: {
       prod: {
-        host: `ssh://${sandbox.ssh.username}@${sandbox.ssh.host}:${sandbox.ssh.port}`,
-        ssh: { privateKeyPath: sandbox.ssh.privateKeyPath, knownHostsPath: sandbox.ssh.knownHostsPath, connectTimeoutSeconds: 5 },
-        appDir: sandbox.appDir,
-        dockerSocket: sandbox.dockerSocket,
-        compose: { command: sandbox.composeCommand, project: sandbox.composeProject },
+        ...sandboxTarget(sandbox),
         services: { web: { min: 1, max: 1 }, worker: { min: 1, max: 3 } },
         deploy: {
           healthcheck: { url: `http://127.0.0.1:${sandbox.webPort}/health`, from: "target", expectStatus: 200, timeoutSeconds: 8, intervalSeconds: 0.5 },
