@@ -4,46 +4,8 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { AuditJournal, JournaledAuditLog, newJournalEntry, type JournalReplayStore } from "../../src/infra/journal/index.js";
 import { RetriesExhaustedError, retryBounded } from "../../src/shared/retry.js";
-import type { AuditEvent, AuditEventInput, AuditLog, Clock } from "../../src/shared/ports.js";
-
-/** Time moves only when told; sleeps resolve as it passes them. No real waiting. */
-class TestClock implements Clock {
-  t = Date.parse("2026-11-26T12:00:00Z");
-  slept: number[] = [];
-  private sleepers: { until: number; resolve: () => void }[] = [];
-  now(): Date {
-    return new Date(this.t);
-  }
-  sleep(ms: number, signal?: AbortSignal): Promise<void> {
-    this.slept.push(ms);
-    return new Promise((resolve, reject) => {
-      if (signal?.aborted) return reject(signal.reason);
-      const entry = { until: this.t + ms, resolve };
-      this.sleepers.push(entry);
-      signal?.addEventListener("abort", () => {
-        this.sleepers = this.sleepers.filter((s) => s !== entry);
-        reject(signal.reason);
-      });
-    });
-  }
-  async advance(ms: number): Promise<void> {
-    const end = this.t + ms;
-    for (;;) {
-      await flush();
-      const next = this.sleepers.filter((s) => s.until <= end).sort((a, b) => a.until - b.until)[0];
-      if (!next) break;
-      this.t = next.until;
-      this.sleepers = this.sleepers.filter((s) => s !== next);
-      next.resolve();
-    }
-    this.t = end;
-    await flush();
-  }
-}
-
-async function flush(): Promise<void> {
-  for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
-}
+import type { AuditEvent, AuditEventInput, AuditLog } from "../../src/shared/ports.js";
+import { ManualClock } from "./operations-fake-clocks.js";
 
 const silentLog = { info() {}, warn() {}, error() {}, debug() {} } as never;
 
@@ -78,7 +40,7 @@ class FlakyAudit implements AuditLog, JournalReplayStore {
 
 describe("retryBounded", () => {
   it("retries with doubling waits on the clock, then succeeds", async () => {
-    const clock = new TestClock();
+    const clock = new ManualClock();
     let calls = 0;
     const done = retryBounded(
       async () => {
@@ -94,7 +56,7 @@ describe("retryBounded", () => {
   });
 
   it("is bounded: gives up after `attempts`, waits capped; a data error is not retried", async () => {
-    const clock = new TestClock();
+    const clock = new ManualClock();
     let calls = 0;
     const done = retryBounded(
       async () => {
@@ -144,7 +106,7 @@ describe("AuditJournal and JournaledAuditLog", () => {
   });
 
   it("journals while the database is down, keeps order, replays exactly once, and archives", async () => {
-    const clock = new TestClock();
+    const clock = new ManualClock();
     const db = new FlakyAudit();
     const journal = new AuditJournal(join(dir, "audit-journal.jsonl"));
     const log = new JournaledAuditLog({ inner: db, journal, store: db, clock, log: silentLog });
@@ -172,7 +134,7 @@ describe("AuditJournal and JournaledAuditLog", () => {
   });
 
   it("a crash after some rows were replayed repeats none of them", async () => {
-    const clock = new TestClock();
+    const clock = new ManualClock();
     const db = new FlakyAudit();
     const path = join(dir, "audit-journal.jsonl");
     const journal = new AuditJournal(path);
@@ -191,7 +153,7 @@ describe("AuditJournal and JournaledAuditLog", () => {
   });
 
   it("a direct write that hangs goes to the journal after the bound; if it commits late, replay skips it", async () => {
-    const clock = new TestClock();
+    const clock = new ManualClock();
     const db = new FlakyAudit();
     const log = new JournaledAuditLog({ inner: db, journal: new AuditJournal(join(dir, "j.jsonl")), store: db, clock, log: silentLog, directTimeoutMs: 3_000 });
     db.mode = "hung";
@@ -206,7 +168,7 @@ describe("AuditJournal and JournaledAuditLog", () => {
   });
 
   it("the replay loop retries on the clock until the database takes the journal", async () => {
-    const clock = new TestClock();
+    const clock = new ManualClock();
     const db = new FlakyAudit();
     const log = new JournaledAuditLog({ inner: db, journal: new AuditJournal(join(dir, "j.jsonl")), store: db, clock, log: silentLog, replayEveryMs: 5_000 });
     db.mode = "down";
@@ -224,7 +186,7 @@ describe("AuditJournal and JournaledAuditLog", () => {
   });
 
   it("appendRetrying retries a failed write with backoff and gives up within its bound", async () => {
-    const clock = new TestClock();
+    const clock = new ManualClock();
     const db = new FlakyAudit();
     const log = new JournaledAuditLog({ inner: db, journal: new AuditJournal(join(dir, "j.jsonl")), store: db, clock, log: silentLog, retry: { attempts: 3, baseDelayMs: 100, maxDelayMs: 1_000 } });
     db.mode = "down";

@@ -5,6 +5,8 @@ import type { Clock } from "../../src/shared/ports.js";
 export class ManualClock implements Clock {
   private t: number;
   private sleepers: { until: number; resolve: () => void; reject: (e: unknown) => void }[] = [];
+  /** Every sleep asked for, in ms (to assert back-off schedules). */
+  readonly slept: number[] = [];
   constructor(start = Date.parse("2026-11-22T03:00:00Z")) {
     this.t = start;
   }
@@ -12,6 +14,7 @@ export class ManualClock implements Clock {
     return new Date(this.t);
   }
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    this.slept.push(ms);
     return new Promise((resolve, reject) => {
       if (signal?.aborted) return reject(signal.reason);
       const entry = { until: this.t + ms, resolve, reject };
