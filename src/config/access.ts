@@ -8,7 +8,10 @@ import { z } from "zod";
 export const ROLES = ["viewer", "operator", "admin"] as const;
 export type Role = (typeof ROLES)[number];
 
-/** Commands that change something on a target: what `fourEyes: true` covers. */
+/**
+ * Commands whose Confirm can be asked of a second person: what `fourEyes: true` covers. /lock is
+ * not one: freezing only stops things, and like the kill switch it must work for one person.
+ */
 export const MUTATING_COMMANDS = [
   "deploy",
   "rollback",
@@ -16,7 +19,6 @@ export const MUTATING_COMMANDS = [
   "restart",
   "backup",
   "run",
-  "lock",
   "unlock",
   "pause_payouts",
   "resume_payouts",
