@@ -174,6 +174,9 @@ describe("access and fourEyes (issue 12)", () => {
   it("refuses unknown commands in fourEyes and in access.commands, and unknown roles", () => {
     expect(problems({ fourEyes: ["rollback", "status"] })).toEqual([expect.stringMatching(/^fourEyes\.1: "status" is not a command with a Confirm/)]);
     expect(problems({ fourEyes: "yes" })).toEqual(["fourEyes: must be true, false or a list of command names"]);
+    // /lock is never four-eyed, so naming it must not look like protection.
+    expect(problems({ fourEyes: ["lock"] })).toEqual([expect.stringMatching(/^fourEyes\.0: "lock" is not a command with a Confirm/)]);
+    expect(fileSchema.parse({ fourEyes: true }).fourEyes).not.toContain("lock");
     const out = problems({ access: { roles: { "123": "root", abc: "admin" }, commands: { deplyo: "admin" } } });
     expect(out.join("\n")).toContain('access.roles.123: "root" is not a role (viewer, operator or admin)');
     expect(out).toContain('access.roles.abc: user ids must be numbers (quote them: "123456789")');
